@@ -1,0 +1,47 @@
+// A video pipeline: one raw source -> one encoder -> encoded frames, on its own media thread.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "encoded_frame.h"
+
+namespace kvs::media {
+
+struct VideoConfig {
+  std::string source = "pattern";  // "pattern": moving test pattern with a frame counter
+  int width = 640;
+  int height = 480;
+  int fps = 30;
+  int bitrate_kbps = 1000;
+  int keyframe_interval = 60;      // frames between IDRs
+};
+
+struct VideoPipelineStats {
+  uint64_t frames_encoded = 0;
+  uint64_t keyframes_encoded = 0;
+  uint64_t bytes_encoded = 0;
+  uint64_t keyframe_requests = 0;
+  int bitrate_kbps = 0;
+};
+
+class VideoPipeline {
+ public:
+  // Called on the media thread for every encoded access unit.
+  using FrameCallback = std::function<void(EncodedFramePtr)>;
+
+  // Returns nullptr and fills *error (naming what is wrong) when the config is invalid or
+  // the encoder cannot be opened.
+  static std::unique_ptr<VideoPipeline> create(const VideoConfig& config, FrameCallback on_frame,
+                                               std::string* error);
+  virtual ~VideoPipeline() = default;
+
+  virtual void start() = 0;             // starts the media thread; idempotent
+  virtual void stop() = 0;              // joins the media thread; idempotent
+  virtual void request_keyframe() = 0;  // thread-safe: the next encoded frame is an IDR with SPS/PPS
+  virtual void set_bitrate(int kbps) = 0;  // thread-safe
+  virtual VideoPipelineStats stats() const = 0;  // thread-safe
+  virtual const VideoConfig& config() const = 0;
+};
+
+}  // namespace kvs::media

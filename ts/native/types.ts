@@ -1,0 +1,103 @@
+// Public types of the native engine's TypeScript face. No media bytes ever appear here.
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface IceCandidateInit {
+  /** "candidate:..." line without the "a=" prefix; "" means end-of-candidates. */
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+export type VideoSourceKind = 'pattern';
+
+export interface VideoTrackOptions {
+  /** Raw source. 'pattern': moving test pattern with a visible frame counter. */
+  source?: VideoSourceKind;
+  width?: number;
+  height?: number;
+  fps?: number;
+  bitrateKbps?: number;
+  /** Frames between IDRs. */
+  keyframeInterval?: number;
+}
+
+export interface TrackStats {
+  framesEncoded: number;
+  keyframesEncoded: number;
+  bytesEncoded: number;
+  keyframeRequests: number;
+  subscribers: number;
+  bitrateKbps: number;
+  width: number;
+  height: number;
+  fps: number;
+}
+
+export interface PeerConnectionOptions {
+  /** Id used in native log lines and events; generated when absent. */
+  id?: string;
+  iceServers?: IceServer[];
+  iceTransportPolicy?: 'all' | 'relay';
+  /** Restrict host candidates to these local IP addresses (default: every interface). */
+  localAddresses?: string[];
+  /** Resolve setRemoteOffer only when gathering is complete, with every candidate in the answer. */
+  waitForGathering?: boolean;
+}
+
+export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export type KeyframeReason = 'pli' | 'fir' | 'join';
+
+export interface PeerStats {
+  id: string;
+  state: PeerState;
+  iceState: string;
+  dtlsState: string;
+  selectedPair?: { local: string; remote: string; localType: string; remoteType: string };
+  packetsSent: number;
+  bytesSent: number;
+  framesSent: number;
+  keyframesSent: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  pliReceived: number;
+  firReceived: number;
+  nackReceived: number;
+  rttMs?: number;
+  fractionLost?: number;
+  jitter?: number;
+  /** Milliseconds from setRemoteOffer to each phase. */
+  timing: { iceConnectedMs?: number; dtlsConnectedMs?: number; firstFrameSentMs?: number };
+}
+
+export interface PeerConnectionEvents {
+  candidate: [IceCandidateInit];
+  'gathering-done': [];
+  state: [PeerState];
+  'keyframe-request': [KeyframeReason];
+  error: [NativeError];
+}
+
+export type NativeErrorCode =
+  | 'ERR_SDP_PARSE'
+  | 'ERR_SDP_UNSUPPORTED'
+  | 'ERR_INVALID_ARG'
+  | 'ERR_INVALID_STATE'
+  | 'ERR_ICE'
+  | 'ERR_DTLS'
+  | 'ERR_MEDIA'
+  | 'ERR_CLOSED';
+
+export class NativeError extends Error {
+  readonly code: NativeErrorCode;
+  constructor(code: NativeErrorCode, message: string) {
+    super(message);
+    this.name = 'NativeError';
+    this.code = code;
+  }
+}
