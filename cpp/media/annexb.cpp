@@ -19,8 +19,10 @@ std::vector<NalUnit> split_annexb(const uint8_t* data, size_t size) {
     }
     ++i;
   }
-  if (start != SIZE_MAX && start < size) {
-    out.push_back({data + start, size - start});
+  if (start != SIZE_MAX) {
+    size_t end = size;
+    while (end > start && data[end - 1] == 0) --end;  // trailing_zero_8bits after the last NAL
+    if (end > start) out.push_back({data + start, end - start});
   }
   return out;
 }
