@@ -1,0 +1,207 @@
+// The one configuration of a device. Every field has a default a newcomer can run with
+// (test pattern, software encoder, local KVS endpoints are opt-in), so `{}` is a valid config.
+import { z } from 'zod';
+import { LOG_LEVELS } from '../log/logger.js';
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const idString = (what: string) =>
+  z.string().regex(ID_RE, `${what} must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit`);
+
+const urlString = (schemes: readonly string[]) =>
+  z.string().refine(
+    (s) => {
+      try {
+        return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL with scheme ${schemes.join(', ')}` },
+  );
+
+const filePath = z.string().min(1, 'must be a non-empty file path');
+
+export const ENCODERS = ['auto', 'v4l2m2m', 'openh264', 'passthrough'] as const;
+
+const credentialsSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('environment') }),
+  z.strictObject({
+    source: z.literal('static'),
+    accessKeyId: z.string().min(16).max(128),
+    secretAccessKey: z.string().min(1),
+    sessionToken: z.string().min(1).optional(),
+  }),
+  z.strictObject({ source: z.literal('profile'), profile: z.string().min(1).default('default'), file: filePath.optional() }),
+  z.strictObject({
+    source: z.literal('iot'),
+    endpoint: z.string().min(1),
+    roleAlias: z.string().min(1),
+    thingName: z.string().min(1),
+    certFile: filePath,
+    keyFile: filePath,
+    caFile: filePath.optional(),
+  }),
+]);
+
+const videoSourceSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('pattern') }),
+  z.strictObject({ type: z.literal('v4l2'), device: filePath.default('/dev/video0') }),
+  z.strictObject({ type: z.literal('file'), path: filePath, loop: z.boolean().default(true) }),
+  z.strictObject({ type: z.literal('pipe'), path: filePath }),
+]);
+
+const videoSchema = z
+  .strictObject({
+    source: videoSourceSchema.default({ type: 'pattern' }),
+    encoder: z.enum(ENCODERS).default('auto'),
+    /** Encoder device for v4l2m2m; default: the one the board profile names. */
+    encoderDevice: filePath.optional(),
+    width: z.number().int().min(160).max(3840).default(1280),
+    height: z.number().int().min(120).max(2160).default(720),
+    fps: z.number().int().min(1).max(60).default(30),
+    bitrate: z
+      .strictObject({
+        minKbps: z.number().int().min(50).max(50000).default(150),
+        startKbps: z.number().int().min(50).max(50000).default(1500),
+        maxKbps: z.number().int().min(50).max(50000).default(4000),
+      })
+      .prefault({})
+      .refine((b) => b.minKbps <= b.startKbps && b.startKbps <= b.maxKbps, {
+        message: 'must satisfy minKbps <= startKbps <= maxKbps',
+      }),
+    /** Frames between IDRs. */
+    keyframeInterval: z.number().int().min(1).max(600).default(60),
+  })
+  .prefault({});
+
+const audioSchema = z
+  .strictObject({
+    source: z.enum(['none', 'tone', 'alsa']).default('none'),
+    device: z.string().min(1).optional(),
+    codec: z.enum(['opus']).default('opus'),
+    talkback: z
+      .strictObject({ sink: z.enum(['none', 'alsa']).default('none'), device: z.string().min(1).optional() })
+      .prefault({}),
+  })
+  .prefault({});
+
+const iceServerSchema = z.strictObject({
+  urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
+const iceSchema = z
+  .strictObject({
+    transportPolicy: z.enum(['all', 'relay']).default('all'),
+    /** Use the KVS STUN server of the region. */
+    kvsStun: z.boolean().default(true),
+    /** Use the TURN servers from GetIceServerConfig. */
+    kvsTurn: z.boolean().default(true),
+    servers: z.array(iceServerSchema).max(16).default([]),
+  })
+  .prefault({});
+
+const mqttSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    url: urlString(['mqtt', 'mqtts', 'tcp', 'ssl', 'tls', 'ws', 'wss']).default('mqtt://127.0.0.1:1883'),
+    /** Default: the device id. */
+    clientId: z.string().min(1).max(128).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    tls: z
+      .strictObject({
+        caFile: filePath.optional(),
+        certFile: filePath.optional(),
+        keyFile: filePath.optional(),
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .prefault({})
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+        message: 'certFile and keyFile must be given together',
+      }),
+    /** '{deviceId}' is replaced by the device id. */
+    topicPrefix: z
+      .string()
+      .min(1)
+      .regex(/^[^#+\s]+$/, 'must not contain MQTT wildcards (+, #) or whitespace')
+      .refine((s) => !s.startsWith('/') && !s.endsWith('/') && !s.includes('//'), {
+        message: 'must not start or end with "/" or contain empty levels',
+      })
+      .default('kvs-edge/{deviceId}'),
+    qos: z.literal([0, 1]).default(1),
+    /** 'auto' tries MQTT 5 and falls back to 3.1.1. */
+    protocol: z.enum(['auto', '5', '3.1.1']).default('auto'),
+    keepaliveSec: z.number().int().min(5).max(1200).default(30),
+    telemetryIntervalSec: z.number().int().min(1).max(3600).default(10),
+    rateLimit: z
+      .strictObject({
+        perSecond: z.number().min(0.1).max(1000).default(5),
+        burst: z.number().int().min(1).max(1000).default(20),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const systemSchema = z
+  .strictObject({
+    reboot: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** argv, executed without a shell. */
+        command: z.array(z.string().min(1)).min(1).default(['/usr/bin/systemctl', 'reboot']),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  /** Lets editors find the JSON schema; ignored otherwise. */
+  $schema: z.string().optional(),
+  deviceId: idString('deviceId').default('kvs-edge-dev'),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-west-2')
+    .default('us-west-2'),
+  endpoints: z
+    .strictObject({
+      /** Control-plane endpoint override, e.g. the local KVS service. */
+      controlPlane: urlString(['http', 'https']).optional(),
+    })
+    .prefault({}),
+  credentials: credentialsSchema.default({ source: 'environment' }),
+  board: z.string().regex(/^(auto|[a-z0-9-]+)$/, "must be 'auto' or a board profile id").default('auto'),
+  channel: z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[a-zA-Z0-9_.-]{1,256}$/, "must be 1-256 characters of letters, digits, '_', '.' or '-'")
+        .default('kvs-edge-channel'),
+      createIfMissing: z.boolean().default(true),
+    })
+    .prefault({}),
+  video: videoSchema,
+  audio: audioSchema,
+  ice: iceSchema,
+  viewers: z.strictObject({ max: z.number().int().min(1).max(10).default(10) }).prefault({}),
+  mqtt: mqttSchema,
+  logging: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).default('info'),
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    })
+    .prefault({}),
+  system: systemSchema,
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Fields a remote set-config may never touch: identity, secrets, the control link, and commands run on the host. */
+export const REMOTE_FORBIDDEN_FIELDS = ['deviceId', 'credentials', 'mqtt', 'system', 'endpoints'] as const;
+
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input' }) as Record<string, unknown>;
+  return { ...schema, title: 'kvs-edge configuration' };
+}
