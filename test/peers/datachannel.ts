@@ -1,0 +1,133 @@
+// node-datachannel (libdatachannel) as a KVS viewer. libdatachannel does not decode: the
+// track hands up SRTP-decrypted RTP (RtcpReceivingSession answers RTCP and keeps it out of
+// onMessage), and test/peers/h264-depacketizer.ts reassembles H.264 access units.
+
+import nodeDataChannel from 'node-datachannel';
+import type { DataChannel, PeerConnection as NdcPeerConnection, Track } from 'node-datachannel';
+import { AccessUnitCounter, h264PayloadType, type IceCandidateInit, type Viewer, type VideoReceiveStats, type ViewerOptions } from './viewer.js';
+import { parseRtp } from './h264-depacketizer.js';
+
+const { PeerConnection, Video, Audio, RtcpReceivingSession } = nodeDataChannel;
+
+let seq = 0;
+
+export class DataChannelViewer implements Viewer {
+  readonly kind = 'datachannel' as const;
+  private readonly pc: NdcPeerConnection;
+  private readonly counter = new AccessUnitCounter();
+  private readonly candidateCbs: ((c: IceCandidateInit) => void)[] = [];
+  private readonly stateCbs: ((s: string) => void)[] = [];
+  private videoTrack?: Track;
+  private audioTrack?: Track;
+  private dc?: DataChannel;
+  private closed = false;
+  private localDescription?: Promise<string>;
+  /** RTP-looking packets that were not H.264 of the negotiated type (for diagnosis). */
+  nonMediaMessages = 0;
+
+  constructor(private readonly opts: ViewerOptions = {}) {
+    this.pc = new PeerConnection(`viewer-${++seq}`, { iceServers: [], disableAutoNegotiation: true });
+    this.pc.onLocalCandidate((candidate, mid) => {
+      const init: IceCandidateInit = { candidate: candidate.replace(/^a=/, ''), sdpMid: mid, sdpMLineIndex: this.mLineIndexOf(mid) };
+      for (const cb of this.candidateCbs) cb(init);
+    });
+    this.pc.onGatheringStateChange((s) => {
+      if (s === 'complete') for (const cb of this.candidateCbs) cb({ candidate: '', sdpMid: null, sdpMLineIndex: null });
+    });
+    this.pc.onStateChange((s) => {
+      for (const cb of this.stateCbs) cb(s);
+    });
+  }
+
+  private mLineIndexOf(mid: string): number | null {
+    const sdp = this.pc.localDescription()?.sdp ?? '';
+    let index = -1;
+    for (const line of sdp.split(/\r?\n/)) {
+      if (line.startsWith('m=')) index++;
+      if (line === `a=mid:${mid}`) return index;
+    }
+    return null;
+  }
+
+  async createOffer(): Promise<string> {
+    this.counter.markOffer();
+    const video = new Video('0', 'RecvOnly');
+    // libdatachannel's default H.264 fmtp: constrained baseline 3.1, packetization-mode=1.
+    video.addH264Codec(96);
+    video.addH264Codec(98, 'profile-level-id=42001f;packetization-mode=1;level-asymmetry-allowed=1');
+    this.videoTrack = this.pc.addTrack(video);
+    this.videoTrack.setMediaHandler(new RtcpReceivingSession());
+    this.videoTrack.onMessage((msg) => {
+      const pkt = parseRtp(Buffer.isBuffer(msg) ? msg : Buffer.from(msg));
+      if (!pkt) {
+        this.nonMediaMessages++;
+        return;
+      }
+      this.counter.pushPacket(pkt);
+    });
+    if (this.opts.audio) {
+      const audio = new Audio('1', 'RecvOnly');
+      audio.addOpusCodec(111);
+      this.audioTrack = this.pc.addTrack(audio);
+    }
+    if (this.opts.dataChannel) this.dc = this.pc.createDataChannel('kvsDataChannel');
+    this.localDescription = new Promise((resolve) => {
+      this.pc.onLocalDescription((sdp) => resolve(sdp));
+    });
+    this.pc.setLocalDescription('offer');
+    const local = this.pc.localDescription();
+    return local ? local.sdp : await this.localDescription;
+  }
+
+  async setAnswer(sdp: string): Promise<void> {
+    this.counter.setPayloadType(h264PayloadType(sdp));
+    this.pc.setRemoteDescription(sdp, 'answer');
+  }
+
+  async addCandidate(c: IceCandidateInit): Promise<void> {
+    if (c.candidate === '') return;
+    const mid = c.sdpMid ?? this.midAt(c.sdpMLineIndex ?? 0);
+    this.pc.addRemoteCandidate(c.candidate, mid);
+  }
+
+  private midAt(index: number): string {
+    const sdp = this.pc.localDescription()?.sdp ?? '';
+    let i = -1;
+    for (const line of sdp.split(/\r?\n/)) {
+      if (line.startsWith('m=')) i++;
+      const m = /^a=mid:(.*)$/.exec(line);
+      if (m && i === index) return m[1]!;
+    }
+    return '0';
+  }
+
+  onCandidate(cb: (c: IceCandidateInit) => void): void {
+    this.candidateCbs.push(cb);
+  }
+
+  onState(cb: (s: string) => void): void {
+    this.stateCbs.push(cb);
+  }
+
+  waitForFrames(n: number, timeoutMs: number): Promise<VideoReceiveStats> {
+    return this.counter.waitForFrames(n, timeoutMs, this.opts.name ?? 'node-datachannel viewer');
+  }
+
+  async stats(): Promise<VideoReceiveStats> {
+    return this.counter.stats();
+  }
+
+  rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
+    return this.counter.depacketizer.stats;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.counter.cancel();
+    this.dc?.close();
+    this.audioTrack?.close();
+    this.videoTrack?.close();
+    this.pc.close();
+  }
+}

@@ -1,0 +1,108 @@
+// werift (pure TypeScript WebRTC) as a KVS viewer. werift does not decode video, so received
+// RTP is reassembled into H.264 access units by test/peers/h264-depacketizer.ts.
+
+import { RTCPeerConnection, useH264, useOPUS, usePCMU, type RtpPacket as WeriftRtp } from 'werift';
+import { AccessUnitCounter, h264PayloadType, type IceCandidateInit, type Viewer, type VideoReceiveStats, type ViewerOptions } from './viewer.js';
+
+export interface WeriftViewerOptions extends ViewerOptions {
+  /** Also gather a host candidate on 127.0.0.1 (werift skips loopback by default). Default true. */
+  loopback?: boolean;
+}
+
+export class WeriftViewer implements Viewer {
+  readonly kind = 'werift' as const;
+  private readonly pc: RTCPeerConnection;
+  private readonly counter = new AccessUnitCounter();
+  private readonly candidateCbs: ((c: IceCandidateInit) => void)[] = [];
+  private readonly stateCbs: ((s: string) => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: WeriftViewerOptions = {}) {
+    this.pc = new RTCPeerConnection({
+      // What a werift app that wants the camera's H.264 configures; VP8 stays offered too.
+      codecs: {
+        video: [
+          useH264(),
+          useH264({ parameters: 'profile-level-id=42001f;packetization-mode=1;level-asymmetry-allowed=1' }),
+        ],
+        audio: [useOPUS(), usePCMU()],
+      },
+      iceAdditionalHostAddresses: opts.loopback === false ? undefined : ['127.0.0.1'],
+    });
+    this.pc.onIceCandidate.subscribe((c) => {
+      const init: IceCandidateInit = c
+        ? { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
+        : { candidate: '', sdpMid: null, sdpMLineIndex: null };
+      for (const cb of this.candidateCbs) cb(init);
+    });
+    this.pc.connectionStateChange.subscribe((s) => {
+      for (const cb of this.stateCbs) cb(s);
+    });
+    this.pc.onTrack.subscribe((track) => {
+      if (track.kind !== 'video') return;
+      track.onReceiveRtp.subscribe((rtp: WeriftRtp) => {
+        this.counter.pushPacket({
+          payloadType: rtp.header.payloadType,
+          sequenceNumber: rtp.header.sequenceNumber,
+          timestamp: rtp.header.timestamp,
+          marker: rtp.header.marker,
+          ssrc: rtp.header.ssrc,
+          payload: rtp.payload,
+        });
+      });
+    });
+  }
+
+  async createOffer(): Promise<string> {
+    this.counter.markOffer();
+    this.pc.addTransceiver('video', { direction: 'recvonly' });
+    if (this.opts.audio) this.pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (this.opts.dataChannel) this.pc.createDataChannel('kvsDataChannel');
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    return this.pc.localDescription?.sdp ?? offer.sdp;
+  }
+
+  async setAnswer(sdp: string): Promise<void> {
+    // Follow the payload type the answer chose; RTX and others are ignored.
+    this.counter.setPayloadType(h264PayloadType(sdp));
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  async addCandidate(c: IceCandidateInit): Promise<void> {
+    if (c.candidate === '') return; // werift needs no end-of-candidates signal
+    await this.pc.addIceCandidate({
+      candidate: c.candidate,
+      sdpMid: c.sdpMid ?? undefined,
+      sdpMLineIndex: c.sdpMLineIndex ?? undefined,
+    });
+  }
+
+  onCandidate(cb: (c: IceCandidateInit) => void): void {
+    this.candidateCbs.push(cb);
+  }
+
+  onState(cb: (s: string) => void): void {
+    this.stateCbs.push(cb);
+  }
+
+  waitForFrames(n: number, timeoutMs: number): Promise<VideoReceiveStats> {
+    return this.counter.waitForFrames(n, timeoutMs, this.opts.name ?? 'werift viewer');
+  }
+
+  async stats(): Promise<VideoReceiveStats> {
+    return this.counter.stats();
+  }
+
+  /** Depacketizer counters, for diagnosing a failure. */
+  rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
+    return this.counter.depacketizer.stats;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.counter.cancel();
+    await this.pc.close();
+  }
+}
