@@ -1,0 +1,506 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, type ClientOptions, type RawData } from 'ws';
+import { Clock } from './Clock.js';
+import type { CredentialsProvider } from './Credentials.js';
+import { AUTH_FAILURE_TYPES, KvsError, errorMessage } from './KvsError.js';
+import { presignSignalingUrl } from './presign.js';
+import {
+  backoffDelay,
+  type BackoffOptions,
+  type ChannelRole,
+  type IceCandidate,
+  type SessionDescription,
+  type StatusResponse,
+} from './types.js';
+
+/**
+ * A KVS signaling connection (master or viewer) on `ws`, SigV4 query-presigned. It stays
+ * connected on its own: ping keepalive, reconnect with exponential backoff and jitter after any
+ * loss, a make-before-break reconnect before the 1 h connection limit and on GO_AWAY (peers whose
+ * media already flows are not touched: only this socket changes), ICE refresh on
+ * RECONNECT_ICE_SERVER. Credentials the service refuses end it with one `error` (ERR_KVS_AUTH),
+ * never a retry loop.
+ */
+export interface SignalingClientOptions {
+  role: ChannelRole;
+  /** Required for a viewer (X-Amz-ClientId), absent for the master. */
+  clientId?: string;
+  region: string;
+  channelArn: string;
+  /** The WSS endpoint; `refresh` is true after failures, to ask the control plane again. */
+  resolveEndpoint: (opts: { refresh: boolean }) => Promise<string>;
+  credentials: CredentialsProvider;
+  clock?: Clock;
+  /** Called on RECONNECT_ICE_SERVER (e.g. controlPlane.getIceServers(role, id, { forceRefresh: true })). */
+  refreshIceServers?: () => Promise<unknown>;
+  /** Options for `ws` (e.g. `ca` for a local service with its own CA). */
+  wsOptions?: ClientOptions;
+  pingIntervalMs?: number;
+  /** No pong within this time: the connection is taken for dead (default 10 s). */
+  pongTimeoutMs?: number;
+  openTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** The service ends connections after this long (KVS: 1 h). */
+  maxConnectionMs?: number;
+  /** Reconnect this long before maxConnectionMs (default 5 min). */
+  reconnectMarginMs?: number;
+  /** X-Amz-Expires of the presigned URL (default 299, AWS accepts up to 604800). */
+  presignExpiresSec?: number;
+  /** Re-resolve the endpoint after this many failed attempts in a row (default 2). */
+  refreshEndpointAfterFailures?: number;
+}
+
+export type SignalingState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface SignalingClientEvents {
+  open: [info: { reconnect: boolean; reason: string }];
+  sdpOffer: [offer: SessionDescription, senderClientId: string];
+  sdpAnswer: [answer: SessionDescription, senderClientId: string];
+  iceCandidate: [candidate: IceCandidate, senderClientId: string];
+  statusResponse: [status: StatusResponse];
+  goAway: [];
+  reconnectIceServer: [];
+  /** The socket went away; a reconnect follows unless the client is closed. */
+  disconnected: [info: { code: number; reason: string }];
+  reconnecting: [info: { attempt: number; delayMs: number; error: KvsError | undefined }];
+  /** A message from the service that could not be understood (ignored). */
+  badMessage: [reason: string];
+  error: [err: KvsError];
+  close: [];
+}
+
+interface Candidate {
+  ws: WebSocket;
+  openedAt: number;
+}
+
+function pick(obj: Record<string, unknown>, camel: string): unknown {
+  if (obj[camel] !== undefined) return obj[camel];
+  return obj[camel.charAt(0).toUpperCase() + camel.slice(1)];
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+const MAX_PAYLOAD = 10 * 1024;
+
+export class SignalingClient extends EventEmitter<SignalingClientEvents> {
+  readonly role: ChannelRole;
+  readonly clientId: string | undefined;
+  private readonly clock: Clock;
+  private current: Candidate | undefined;
+  private stateValue: SignalingState = 'idle';
+  private loop: Promise<void> | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private lifeTimer: NodeJS.Timeout | undefined;
+  private sleepTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  private connectedOnce = false;
+  private openWaiters: Array<{ resolve: () => void; reject: (e: KvsError) => void }> = [];
+
+  constructor(private readonly opts: SignalingClientOptions) {
+    super();
+    if (opts.role === 'VIEWER' && !opts.clientId) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', 'a VIEWER needs a clientId');
+    }
+    if (opts.role === 'MASTER' && opts.clientId !== undefined) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', 'the MASTER has no clientId');
+    }
+    if (opts.clientId !== undefined && !/^[a-zA-Z0-9_.-]{1,256}$/.test(opts.clientId)) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `clientId "${opts.clientId}" must match [a-zA-Z0-9_.-]{1,256}`);
+    }
+    this.role = opts.role;
+    this.clientId = opts.clientId;
+    this.clock = opts.clock ?? new Clock();
+  }
+
+  get state(): SignalingState {
+    return this.stateValue;
+  }
+
+  /** Connects; resolves when connected, rejects on an error that retrying cannot fix. */
+  open(): Promise<void> {
+    if (this.stateValue === 'closed') return Promise.reject(new KvsError('ERR_KVS_CLOSED', 'signaling client is closed'));
+    if (this.stateValue === 'open') return Promise.resolve();
+    const p = new Promise<void>((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    if (this.stateValue === 'idle') this.startLoop('open', false);
+    return p;
+  }
+
+  /** Idempotent: closes the socket, stops every timer, emits `close` once. */
+  close(): void {
+    if (this.stateValue === 'closed') return;
+    this.stateValue = 'closed';
+    this.stopTimers();
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer.timer);
+      this.sleepTimer.wake();
+    }
+    const cur = this.current;
+    this.current = undefined;
+    if (cur) this.closeSocket(cur.ws, 1000, 'client closed');
+    this.settleWaiters(new KvsError('ERR_KVS_CLOSED', 'signaling client closed before it connected'));
+    this.emit('close');
+  }
+
+  /** Make-before-break reconnect (also what GO_AWAY and the 1 h limit trigger). */
+  reconnect(reason = 'requested'): void {
+    if (this.stateValue === 'closed' || this.loop) return;
+    this.startLoop(reason, true);
+  }
+
+  sendSdpOffer(offer: SessionDescription, recipientClientId?: string, correlationId?: string): string | undefined {
+    return this.send('SDP_OFFER', { type: offer.type, sdp: offer.sdp }, recipientClientId, correlationId);
+  }
+
+  sendSdpAnswer(answer: SessionDescription, recipientClientId?: string, correlationId?: string): string | undefined {
+    return this.send('SDP_ANSWER', { type: answer.type, sdp: answer.sdp }, recipientClientId, correlationId);
+  }
+
+  sendIceCandidate(candidate: IceCandidate, recipientClientId?: string, correlationId?: string): string | undefined {
+    return this.send('ICE_CANDIDATE', candidate, recipientClientId, correlationId);
+  }
+
+  /** A fresh correlation id (KVS answers errors with STATUS_RESPONSE only when one is given). */
+  static newCorrelationId(): string {
+    return randomUUID();
+  }
+
+  private send(action: string, payload: object, recipientClientId: string | undefined, correlationId: string | undefined): string | undefined {
+    if (this.role === 'MASTER' && !recipientClientId) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `${action}: the master must name the viewer (recipientClientId)`);
+    }
+    if (this.role === 'VIEWER' && recipientClientId) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `${action}: a viewer sends only to the master (no recipientClientId)`);
+    }
+    if (correlationId !== undefined && !/^[a-zA-Z0-9_.-]{1,256}$/.test(correlationId)) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `correlationId "${correlationId}" must match [a-zA-Z0-9_.-]{1,256}`);
+    }
+    const messagePayload = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64');
+    if (messagePayload.length > MAX_PAYLOAD) {
+      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `${action}: payload is ${messagePayload.length} bytes in base64, over the 10 KB limit of KVS`);
+    }
+    const ws = this.current?.ws;
+    if (this.stateValue !== 'open' && this.stateValue !== 'reconnecting') {
+      throw new KvsError('ERR_KVS_NOT_OPEN', `${action}: signaling is ${this.stateValue}`);
+    }
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      throw new KvsError('ERR_KVS_NOT_OPEN', `${action}: the signaling connection is down (reconnecting)`);
+    }
+    const msg: Record<string, string> = { action, messagePayload };
+    if (recipientClientId) msg['recipientClientId'] = recipientClientId;
+    if (correlationId) msg['correlationId'] = correlationId;
+    ws.send(JSON.stringify(msg));
+    return correlationId;
+  }
+
+  // ---- connection loop -----------------------------------------------------------------
+
+  private settleWaiters(err?: KvsError): void {
+    const waiters = this.openWaiters;
+    this.openWaiters = [];
+    for (const w of waiters) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
+  }
+
+  private startLoop(reason: string, immediate: boolean): void {
+    if (this.stateValue === 'idle') this.stateValue = 'connecting';
+    else if (this.stateValue !== 'closed') this.stateValue = this.current ? this.stateValue : 'reconnecting';
+    this.loop = this.connectLoop(reason, immediate).finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleepTimer = undefined;
+        resolve();
+      }, ms);
+      this.sleepTimer = { timer, wake: resolve };
+    });
+  }
+
+  private isClosed(): boolean {
+    return this.stateValue === 'closed';
+  }
+
+  private fatal(err: KvsError): void {
+    this.emit('error', err);
+    this.settleWaiters(err);
+    this.close();
+  }
+
+  private async connectLoop(reason: string, immediate: boolean): Promise<void> {
+    let attempt = 0;
+    let failuresInRow = 0;
+    let skewRetried = false;
+    let tokenRetried = false;
+    let lastError: KvsError | undefined;
+    if (!immediate) {
+      // first connection, or reconnect after a loss: the first try is at once only for open()
+      if (this.connectedOnce) {
+        const delayMs = backoffDelay(0, this.opts.backoff);
+        this.emit('reconnecting', { attempt: 0, delayMs, error: undefined });
+        await this.sleep(delayMs);
+        attempt = 1;
+      }
+    }
+    for (;;) {
+      if (this.isClosed()) return;
+      try {
+        const refresh = failuresInRow >= (this.opts.refreshEndpointAfterFailures ?? 2);
+        const ws = await this.connectOnce(refresh);
+        if (this.isClosed()) {
+          this.closeSocket(ws, 1000, 'client closed');
+          return;
+        }
+        this.adopt(ws, reason);
+        return;
+      } catch (e) {
+        const err = e instanceof KvsError ? e : new KvsError('ERR_KVS_CONNECT', errorMessage(e), { cause: e });
+        lastError = err;
+        if (this.isClosed()) return;
+        if (err.code === 'ERR_KVS_AUTH') {
+          // A clock the service disagrees with looks like a bad signature: correct once and retry.
+          if (err.awsCode === 'SkewCorrected' && !skewRetried) {
+            skewRetried = true;
+            continue;
+          }
+          if (err.awsCode === 'ExpiredTokenException' && !tokenRetried) {
+            tokenRetried = true;
+            try {
+              await this.opts.credentials.getCredentials({ forceRefresh: true });
+              continue;
+            } catch (credErr) {
+              return this.fatal(credErr instanceof KvsError ? credErr : new KvsError('ERR_KVS_CREDENTIALS', errorMessage(credErr)));
+            }
+          }
+          return this.fatal(err);
+        }
+        if (err.code === 'ERR_KVS_CLIENT_LIMIT' || err.code === 'ERR_KVS_BAD_ARGUMENT' || err.code === 'ERR_KVS_CREDENTIALS') {
+          return this.fatal(err);
+        }
+        failuresInRow++;
+        const delayMs = backoffDelay(attempt, this.opts.backoff);
+        attempt++;
+        this.emit('reconnecting', { attempt, delayMs, error: lastError });
+        await this.sleep(delayMs);
+      }
+    }
+  }
+
+  /** One attempt: credentials, presign, WebSocket handshake. */
+  private async connectOnce(refreshEndpoint: boolean): Promise<WebSocket> {
+    const endpoint = await this.opts.resolveEndpoint({ refresh: refreshEndpoint }).catch((err: unknown) => {
+      throw err instanceof KvsError ? err : new KvsError('ERR_KVS_CONNECT', `resolving the signaling endpoint: ${errorMessage(err)}`, { cause: err });
+    });
+    const credentials = await this.opts.credentials.getCredentials();
+    const url = await presignSignalingUrl({
+      endpoint,
+      region: this.opts.region,
+      credentials,
+      channelArn: this.opts.channelArn,
+      ...(this.clientId === undefined ? {} : { clientId: this.clientId }),
+      signingDate: this.clock.now(),
+      expiresInSec: this.opts.presignExpiresSec ?? 299,
+    });
+    return new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, { handshakeTimeout: this.opts.openTimeoutMs ?? 10_000, ...this.opts.wsOptions });
+      const fail = (err: KvsError): void => {
+        ws.removeAllListeners();
+        ws.on('error', () => undefined);
+        ws.terminate();
+        reject(err);
+      };
+      ws.once('open', () => {
+        ws.removeAllListeners();
+        resolve(ws);
+      });
+      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', () => undefined);
+        res.on('end', () => fail(this.responseError(res, Buffer.concat(chunks).toString('utf8'))));
+      });
+      ws.once('error', (err) => fail(new KvsError('ERR_KVS_CONNECT', `signaling ${endpoint}: ${err.message}`, { cause: err })));
+    });
+  }
+
+  private responseError(res: IncomingMessage, body: string): KvsError {
+    const status = res.statusCode ?? 0;
+    let awsCode = typeof res.headers['x-amzn-errortype'] === 'string' ? res.headers['x-amzn-errortype'].split(':')[0] : undefined;
+    let message = body.slice(0, 300);
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown; Message?: unknown; __type?: unknown };
+      const m = parsed.message ?? parsed.Message;
+      if (typeof m === 'string') message = m;
+      if (!awsCode && typeof parsed.__type === 'string') awsCode = parsed.__type.split('#').pop();
+    } catch {
+      /* not JSON: keep the text */
+    }
+    const skewCorrected = this.clock.updateFromDateHeader(res.headers.date);
+    const opts = { statusCode: status, ...(awsCode ? { awsCode } : {}) };
+    if (status === 403 || status === 401 || (awsCode !== undefined && AUTH_FAILURE_TYPES.has(awsCode))) {
+      if (skewCorrected) {
+        return new KvsError('ERR_KVS_AUTH', `signaling refused the signature; clock corrected by ${this.clock.skewMs} ms`, {
+          statusCode: status,
+          awsCode: 'SkewCorrected',
+        });
+      }
+      return new KvsError('ERR_KVS_AUTH', `signaling refused the credentials (${status} ${awsCode ?? ''}: ${message})`, opts);
+    }
+    if (awsCode === 'ClientLimitExceededException') {
+      return new KvsError('ERR_KVS_CLIENT_LIMIT', `signaling: ${message}`, opts);
+    }
+    if (awsCode === 'ResourceNotFoundException') {
+      return new KvsError('ERR_KVS_CHANNEL_NOT_FOUND', `signaling: ${message}`, opts);
+    }
+    return new KvsError('ERR_KVS_CONNECT', `signaling answered ${status} ${awsCode ?? ''}: ${message}`, opts);
+  }
+
+  /** Makes `ws` the live connection; the previous one (make-before-break) is closed. */
+  private adopt(ws: WebSocket, reason: string): void {
+    const previous = this.current;
+    const cand: Candidate = { ws, openedAt: Date.now() };
+    this.current = cand;
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    let pongPending = false;
+    ws.on('pong', () => {
+      pongPending = false;
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', (code: number, buf: Buffer) => this.onSocketClose(cand, code, buf.toString('utf8')));
+    this.stopTimers();
+    const pingEvery = this.opts.pingIntervalMs ?? 20_000;
+    const pongTimeout = this.opts.pongTimeoutMs ?? 10_000;
+    let lastPing = 0;
+    this.pingTimer = setInterval(() => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (pongPending && Date.now() - lastPing >= pongTimeout) {
+        ws.terminate();
+        return;
+      }
+      if (!pongPending) {
+        pongPending = true;
+        lastPing = Date.now();
+        ws.ping();
+      }
+    }, Math.max(10, Math.min(pingEvery, pongTimeout)));
+    this.pingTimer.unref();
+    const maxMs = this.opts.maxConnectionMs ?? 3_600_000;
+    const margin = Math.min(this.opts.reconnectMarginMs ?? 300_000, maxMs / 2);
+    this.lifeTimer = setTimeout(() => this.reconnect('connection age limit'), maxMs - margin);
+    this.lifeTimer.unref();
+    const wasConnected = this.connectedOnce;
+    this.connectedOnce = true;
+    this.stateValue = 'open';
+    if (previous) this.closeSocket(previous.ws, 1000, 'replaced by a new connection');
+    this.emit('open', { reconnect: wasConnected, reason });
+    this.settleWaiters();
+  }
+
+  private closeSocket(ws: WebSocket, code: number, reason: string): void {
+    try {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason);
+    } catch {
+      ws.terminate();
+    }
+    const t = setTimeout(() => ws.terminate(), 2_000);
+    t.unref();
+  }
+
+  private stopTimers(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.lifeTimer) clearTimeout(this.lifeTimer);
+    this.pingTimer = undefined;
+    this.lifeTimer = undefined;
+  }
+
+  private onSocketClose(cand: Candidate, code: number, reason: string): void {
+    if (this.current !== cand) return; // an old connection we replaced
+    this.current = undefined;
+    this.stopTimers();
+    if (this.stateValue === 'closed') return;
+    this.emit('disconnected', { code, reason });
+    if (this.loop) {
+      // a replacement is already under way (GO_AWAY, age limit)
+      this.stateValue = 'reconnecting';
+      return;
+    }
+    this.stateValue = 'reconnecting';
+    this.startLoop(`disconnected (${code}${reason ? ` ${reason}` : ''})`, false);
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (isBinary) return void this.emit('badMessage', 'binary frame');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return void this.emit('badMessage', `not JSON: ${text.slice(0, 80)}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null) return void this.emit('badMessage', 'not a JSON object');
+    const msg = parsed as Record<string, unknown>;
+    const type = str(pick(msg, 'messageType'));
+    const sender = str(pick(msg, 'senderClientId')) ?? '';
+    switch (type) {
+      case 'GO_AWAY':
+        this.emit('goAway');
+        this.reconnect('GO_AWAY');
+        return;
+      case 'RECONNECT_ICE_SERVER':
+        this.emit('reconnectIceServer');
+        this.opts.refreshIceServers?.().catch((err: unknown) =>
+          this.emit('error', new KvsError('ERR_KVS_CONTROL_PLANE', `refreshing ICE servers: ${errorMessage(err)}`, { cause: err })),
+        );
+        return;
+      case 'STATUS_RESPONSE': {
+        const s = pick(msg, 'statusResponse');
+        const sr = typeof s === 'object' && s !== null ? (s as Record<string, unknown>) : {};
+        this.emit('statusResponse', {
+          correlationId: str(pick(sr, 'correlationId')),
+          errorType: str(pick(sr, 'errorType')),
+          statusCode: str(pick(sr, 'statusCode')),
+          description: str(pick(sr, 'description')),
+        });
+        return;
+      }
+      case 'SDP_OFFER':
+      case 'SDP_ANSWER':
+      case 'ICE_CANDIDATE':
+        break;
+      default:
+        return void this.emit('badMessage', `unknown messageType ${JSON.stringify(type ?? null)}`);
+    }
+    const raw = str(pick(msg, 'messagePayload'));
+    let payload: Record<string, unknown>;
+    try {
+      const p: unknown = JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8'));
+      if (typeof p !== 'object' || p === null) throw new Error('not an object');
+      payload = p as Record<string, unknown>;
+    } catch {
+      return void this.emit('badMessage', `${type}: messagePayload is not base64 JSON`);
+    }
+    if (type === 'ICE_CANDIDATE') {
+      const candidate = str(payload['candidate']);
+      if (candidate === undefined) return void this.emit('badMessage', 'ICE_CANDIDATE without candidate');
+      const c: IceCandidate = { candidate };
+      const mid = payload['sdpMid'];
+      if (typeof mid === 'string' || mid === null) c.sdpMid = mid;
+      const idx = payload['sdpMLineIndex'];
+      if (typeof idx === 'number' || idx === null) c.sdpMLineIndex = idx;
+      this.emit('iceCandidate', c, sender);
+      return;
+    }
+    const sdp = str(payload['sdp']);
+    if (sdp === undefined) return void this.emit('badMessage', `${type} without sdp`);
+    if (type === 'SDP_OFFER') this.emit('sdpOffer', { type: 'offer', sdp }, sender);
+    else this.emit('sdpAnswer', { type: 'answer', sdp }, sender);
+  }
+}
