@@ -1,0 +1,261 @@
+#include "peer_connection_wrap.h"
+
+#include <atomic>
+
+#include "addon.h"
+#include "network_thread.h"
+#include "video_track_wrap.h"
+
+namespace kvs::addon {
+namespace {
+
+std::atomic<uint64_t> g_peer_counter{0};
+
+// Engine callbacks (network thread) -> JS events. Released with the peer.
+class Observer : public rtc::PeerConnection::Observer {
+ public:
+  explicit Observer(EventFn events) : events_(events) {}
+  ~Observer() override { events_.Release(); }
+
+  void on_local_candidate(const std::string& candidate, const std::string& mid, int mline) override {
+    auto* e = new JsEvent{"candidate", candidate, mid, mline, "", nullptr};
+    send(e);
+  }
+  void on_gathering_done() override { send(new JsEvent{"gathering-done", "", "", -1, "", nullptr}); }
+  void on_state(rtc::PeerState s) override {
+    send(new JsEvent{"state", rtc::to_string(s), "", -1, "", nullptr});
+  }
+  void on_keyframe_request(const char* reason) override {
+    send(new JsEvent{"keyframe-request", reason, "", -1, "", nullptr});
+  }
+
+ private:
+  void send(JsEvent* e) {
+    if (events_.NonBlockingCall(e) != napi_ok) delete e;
+  }
+  EventFn events_;
+};
+
+std::string string_option(Napi::Env env, const Napi::Object& o, const char* name) {
+  if (!o.Has(name) || o.Get(name).IsUndefined() || o.Get(name).IsNull()) return "";
+  if (!o.Get(name).IsString()) throw_type_error(env, std::string("PeerConnection: ") + name + " must be a string");
+  return o.Get(name).As<Napi::String>().Utf8Value();
+}
+
+void parse_ice_servers(Napi::Env env, const Napi::Value& v, rtc::IceOptions* ice) {
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsArray()) throw_type_error(env, "PeerConnection: iceServers must be an array");
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value item = arr.Get(i);
+    if (!item.IsObject()) throw_type_error(env, "PeerConnection: iceServers[" + std::to_string(i) + "] must be an object");
+    Napi::Object s = item.As<Napi::Object>();
+    std::vector<std::string> urls;
+    Napi::Value u = s.Get("urls");
+    if (u.IsString()) urls.push_back(u.As<Napi::String>());
+    else if (u.IsArray()) {
+      Napi::Array ua = u.As<Napi::Array>();
+      for (uint32_t k = 0; k < ua.Length(); ++k) {
+        if (!ua.Get(k).IsString()) throw_type_error(env, "PeerConnection: iceServers[" + std::to_string(i) + "].urls must hold strings");
+        urls.push_back(ua.Get(k).As<Napi::String>());
+      }
+    } else {
+      throw_type_error(env, "PeerConnection: iceServers[" + std::to_string(i) + "].urls must be a string or an array");
+    }
+    std::string username = string_option(env, s, "username");
+    std::string credential = string_option(env, s, "credential");
+    for (auto& url : urls) {
+      rtc::IceServerConfig c;
+      std::string error;
+      if (!rtc::parse_ice_server_url(url, &c, &error)) throw_type_error(env, "PeerConnection: " + error);
+      c.username = username;
+      c.credential = credential;
+      if (c.kind != rtc::IceServerConfig::kStun && (username.empty() || credential.empty()))
+        throw_type_error(env, "PeerConnection: TURN server " + url + " needs username and credential");
+      ice->servers.push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
+void deliver_js_event(Napi::Env env, Napi::Function emit, std::nullptr_t*, JsEvent* event) {
+  std::unique_ptr<JsEvent> e(event);
+  if (!env) return;  // the environment is going away
+  if (e->deferred) {
+    if (e->error_code.empty()) e->deferred->Resolve(Napi::String::New(env, e->text));
+    else e->deferred->Reject(make_error(env, e->error_code, e->text).Value());
+    return;
+  }
+  Napi::Value value = env.Undefined();
+  if (e->name == "candidate") {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("candidate", e->text);
+    c.Set("sdpMid", e->mid);
+    c.Set("sdpMLineIndex", e->mline);
+    value = c;
+  } else if (e->name == "state" || e->name == "keyframe-request") {
+    value = Napi::String::New(env, e->text);
+  }
+  emit.Call({Napi::String::New(env, e->name), value});
+}
+
+void PeerConnectionWrap::init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor =
+      DefineClass(env, "PeerConnection",
+                  {InstanceMethod("addTrack", &PeerConnectionWrap::add_track),
+                   InstanceMethod("setRemoteOffer", &PeerConnectionWrap::set_remote_offer),
+                   InstanceMethod("addRemoteCandidate", &PeerConnectionWrap::add_remote_candidate),
+                   InstanceMethod("getStats", &PeerConnectionWrap::get_stats),
+                   InstanceMethod("close", &PeerConnectionWrap::close),
+                   InstanceAccessor("id", &PeerConnectionWrap::id, nullptr)});
+  exports.Set("PeerConnection", ctor);
+}
+
+PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<PeerConnectionWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw_type_error(env, "new PeerConnection(options, emit): options object and emit function required");
+  Napi::Object o = info[0].As<Napi::Object>();
+  rtc::PeerConfig config;
+  config.id = string_option(env, o, "id");
+  if (config.id.empty()) config.id = "peer-" + std::to_string(++g_peer_counter);
+  parse_ice_servers(env, o.Get("iceServers"), &config.ice);
+  std::string policy = string_option(env, o, "iceTransportPolicy");
+  if (policy == "relay") config.ice.relay_only = true;
+  else if (!policy.empty() && policy != "all")
+    throw_type_error(env, "PeerConnection: iceTransportPolicy must be \"all\" or \"relay\", got \"" + policy + "\"");
+  Napi::Value la = o.Get("localAddresses");
+  if (la.IsArray()) {
+    Napi::Array arr = la.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      if (!arr.Get(i).IsString()) throw_type_error(env, "PeerConnection: localAddresses must hold strings");
+      config.ice.local_addresses.push_back(arr.Get(i).As<Napi::String>());
+    }
+  } else if (!la.IsUndefined() && !la.IsNull()) {
+    throw_type_error(env, "PeerConnection: localAddresses must be an array of IP addresses");
+  }
+  Napi::Value wg = o.Get("waitForGathering");
+  config.wait_for_gathering = wg.IsBoolean() && wg.As<Napi::Boolean>().Value();
+  id_ = config.id;
+
+  events_ = EventFn::New(env, info[1].As<Napi::Function>(), "kvs-edge peer events", 0, 1);
+  pc_ = rtc::PeerConnection::create(std::move(config), std::make_unique<Observer>(events_));
+  std::weak_ptr<rtc::PeerConnection> weak = pc_;
+  closer_ = register_closer([weak] {
+    if (auto pc = weak.lock()) rtc::NetworkThread::instance().invoke([pc] { pc->close(); });
+  });
+}
+
+PeerConnectionWrap::~PeerConnectionWrap() {
+  if (closer_) unregister_closer(closer_);
+  // The peer is closed and destroyed on the network thread, which owns its state.
+  rtc::NetworkThread::instance().post([pc = std::move(pc_)]() mutable {
+    if (pc) pc->close();
+    pc.reset();
+  });
+}
+
+Napi::Value PeerConnectionWrap::id(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), id_);
+}
+
+Napi::Value PeerConnectionWrap::add_track(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !VideoTrackWrap::is(info[0])) throw_type_error(env, "addTrack(track): track must be a VideoTrack");
+  auto track = VideoTrackWrap::Unwrap(info[0].As<Napi::Object>())->track();
+  auto pc = pc_;
+  rtc::NetworkThread::instance().invoke([pc, track] { pc->add_track(track); });
+  return env.Undefined();
+}
+
+Napi::Value PeerConnectionWrap::set_remote_offer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "setRemoteOffer(sdp): sdp must be a string");
+  std::string sdp = info[0].As<Napi::String>();
+  auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
+  Napi::Promise promise = deferred->Promise();
+  if (sdp.size() > 256 * 1024) {
+    deferred->Reject(make_error(env, "ERR_SDP_PARSE", "offer rejected: SDP larger than 256 KiB").Value());
+    return promise;
+  }
+  events_.Acquire();  // held until the answer is delivered
+  EventFn events = events_;
+  auto pc = pc_;
+  auto* d = deferred.release();
+  rtc::NetworkThread::instance().post([pc, sdp, events, d]() mutable {
+    pc->set_remote_offer(sdp, [events, d](std::optional<rtc::PeerError> error, std::string answer) mutable {
+      auto* e = new JsEvent{"answer", error ? error->message : answer, "", -1,
+                            error ? rtc::to_string(error->code) : "",
+                            std::unique_ptr<Napi::Promise::Deferred>(d)};
+      if (events.NonBlockingCall(e) != napi_ok) delete e;
+      events.Release();
+    });
+  });
+  return promise;
+}
+
+Napi::Value PeerConnectionWrap::add_remote_candidate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw_type_error(env, "addRemoteCandidate(init): init must be { candidate, sdpMid?, sdpMLineIndex? }");
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string candidate = string_option(env, o, "candidate");
+  std::string mid = string_option(env, o, "sdpMid");
+  if (candidate.size() > 2048) throw make_error(env, "ERR_INVALID_ARG", "ICE candidate longer than 2048 bytes");
+  std::optional<rtc::PeerError> error;
+  auto pc = pc_;
+  rtc::NetworkThread::instance().invoke([&] { error = pc->add_remote_candidate(candidate, mid); });
+  if (error) throw make_error(env, rtc::to_string(error->code), error->message);
+  return env.Undefined();
+}
+
+Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rtc::PeerStats s;
+  auto pc = pc_;
+  rtc::NetworkThread::instance().invoke([&] { s = pc->stats(); });
+  Napi::Object o = Napi::Object::New(env);
+  auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  o.Set("id", id_);
+  o.Set("state", rtc::to_string(s.state));
+  o.Set("iceState", s.ice_state);
+  o.Set("dtlsState", s.dtls_state);
+  if (s.has_pair) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("local", s.local_address);
+    p.Set("remote", s.remote_address);
+    p.Set("localType", s.local_type);
+    p.Set("remoteType", s.remote_type);
+    o.Set("selectedPair", p);
+  }
+  num("packetsSent", static_cast<double>(s.packets_sent));
+  num("bytesSent", static_cast<double>(s.bytes_sent));
+  num("framesSent", static_cast<double>(s.frames_sent));
+  num("keyframesSent", static_cast<double>(s.keyframes_sent));
+  num("packetsReceived", static_cast<double>(s.packets_received));
+  num("bytesReceived", static_cast<double>(s.bytes_received));
+  num("pliReceived", static_cast<double>(s.pli_received));
+  num("firReceived", static_cast<double>(s.fir_received));
+  num("nackReceived", static_cast<double>(s.nack_received));
+  num("retransmitted", static_cast<double>(s.retransmitted));
+  num("sendErrors", static_cast<double>(s.send_errors));
+  if (s.rtt_ms >= 0) num("rttMs", s.rtt_ms);
+  if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
+  if (s.jitter >= 0) num("jitter", s.jitter);
+  Napi::Object t = Napi::Object::New(env);
+  if (s.ice_connected_ms >= 0) t.Set("iceConnectedMs", s.ice_connected_ms);
+  if (s.dtls_connected_ms >= 0) t.Set("dtlsConnectedMs", s.dtls_connected_ms);
+  if (s.first_frame_ms >= 0) t.Set("firstFrameSentMs", s.first_frame_ms);
+  o.Set("timing", t);
+  return o;
+}
+
+Napi::Value PeerConnectionWrap::close(const Napi::CallbackInfo& info) {
+  auto pc = pc_;
+  if (pc) rtc::NetworkThread::instance().post([pc] { pc->close(); });
+  return info.Env().Undefined();
+}
+
+}  // namespace kvs::addon

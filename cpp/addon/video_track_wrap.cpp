@@ -1,0 +1,102 @@
+#include "video_track_wrap.h"
+
+#include "addon.h"
+
+namespace kvs::addon {
+namespace {
+
+Napi::FunctionReference* g_constructor = nullptr;
+
+int int_option(Napi::Env env, const Napi::Object& o, const char* name, int fallback) {
+  if (!o.Has(name) || o.Get(name).IsUndefined()) return fallback;
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) throw_type_error(env, std::string("VideoTrack: ") + name + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<int>(d)) throw_type_error(env, std::string("VideoTrack: ") + name + " must be an integer");
+  return static_cast<int>(d);
+}
+
+}  // namespace
+
+void VideoTrackWrap::init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "VideoTrack",
+                                    {InstanceMethod("requestKeyframe", &VideoTrackWrap::request_keyframe),
+                                     InstanceMethod("setBitrate", &VideoTrackWrap::set_bitrate),
+                                     InstanceMethod("stats", &VideoTrackWrap::stats),
+                                     InstanceMethod("close", &VideoTrackWrap::close)});
+  g_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  exports.Set("VideoTrack", ctor);
+}
+
+bool VideoTrackWrap::is(Napi::Value v) {
+  return v.IsObject() && g_constructor && v.As<Napi::Object>().InstanceOf(g_constructor->Value());
+}
+
+VideoTrackWrap::VideoTrackWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VideoTrackWrap>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  media::VideoConfig config;
+  if (o.Has("source") && !o.Get("source").IsUndefined()) {
+    if (!o.Get("source").IsString()) throw_type_error(env, "VideoTrack: source must be a string");
+    config.source = o.Get("source").As<Napi::String>().Utf8Value();
+  }
+  config.width = int_option(env, o, "width", config.width);
+  config.height = int_option(env, o, "height", config.height);
+  config.fps = int_option(env, o, "fps", config.fps);
+  config.bitrate_kbps = int_option(env, o, "bitrateKbps", config.bitrate_kbps);
+  config.keyframe_interval = int_option(env, o, "keyframeInterval", config.keyframe_interval);
+  std::string error;
+  track_ = rtc::VideoTrack::create(config, &error);
+  if (!track_) throw make_error(env, "ERR_MEDIA", "VideoTrack: " + error);
+  std::weak_ptr<rtc::VideoTrack> weak = track_;
+  closer_ = register_closer([weak] {
+    if (auto t = weak.lock()) t->close();
+  });
+}
+
+VideoTrackWrap::~VideoTrackWrap() { close_native(); }
+
+void VideoTrackWrap::close_native() {
+  if (closer_) unregister_closer(closer_);
+  closer_ = 0;
+  if (track_) track_->close();
+}
+
+Napi::Value VideoTrackWrap::request_keyframe(const Napi::CallbackInfo& info) {
+  track_->request_keyframe(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value VideoTrackWrap::set_bitrate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw_type_error(env, "setBitrate(kbps): kbps must be a number");
+  int kbps = info[0].As<Napi::Number>().Int32Value();
+  if (kbps < 16 || kbps > 100000) throw_type_error(env, "setBitrate: kbps must be 16..100000, got " + std::to_string(kbps));
+  track_->set_bitrate(kbps);
+  return env.Undefined();
+}
+
+Napi::Value VideoTrackWrap::stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rtc::VideoTrackStats s = track_->stats();
+  const media::VideoConfig& c = track_->config();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("framesEncoded", Napi::Number::New(env, static_cast<double>(s.pipeline.frames_encoded)));
+  o.Set("keyframesEncoded", Napi::Number::New(env, static_cast<double>(s.pipeline.keyframes_encoded)));
+  o.Set("bytesEncoded", Napi::Number::New(env, static_cast<double>(s.pipeline.bytes_encoded)));
+  o.Set("keyframeRequests", Napi::Number::New(env, static_cast<double>(s.pipeline.keyframe_requests)));
+  o.Set("framesDropped", Napi::Number::New(env, static_cast<double>(s.frames_dropped)));
+  o.Set("subscribers", Napi::Number::New(env, static_cast<double>(s.subscribers)));
+  o.Set("bitrateKbps", Napi::Number::New(env, s.pipeline.bitrate_kbps));
+  o.Set("width", Napi::Number::New(env, c.width));
+  o.Set("height", Napi::Number::New(env, c.height));
+  o.Set("fps", Napi::Number::New(env, c.fps));
+  return o;
+}
+
+Napi::Value VideoTrackWrap::close(const Napi::CallbackInfo& info) {
+  close_native();
+  return info.Env().Undefined();
+}
+
+}  // namespace kvs::addon

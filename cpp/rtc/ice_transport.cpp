@@ -1,0 +1,301 @@
+#include "ice_transport.h"
+
+#include <netdb.h>
+#include <nice/agent.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "log.h"
+
+namespace kvs::rtc {
+namespace {
+
+constexpr guint kComponent = 1;  // RTP and RTCP multiplexed (RFC 5761)
+
+// Resolves a host name or literal to a numeric address string (libnice wants literals).
+bool resolve(const std::string& host, std::string* ip) {
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(h.c_str(), nullptr, &hints, &res) != 0 || !res) return false;
+  char buf[NI_MAXHOST];
+  bool ok = getnameinfo(res->ai_addr, res->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) == 0;
+  freeaddrinfo(res);
+  if (ok) *ip = buf;
+  return ok;
+}
+
+const char* candidate_type(NiceCandidateType t) {
+  switch (t) {
+    case NICE_CANDIDATE_TYPE_HOST: return "host";
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: return "srflx";
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: return "prflx";
+    case NICE_CANDIDATE_TYPE_RELAYED: return "relay";
+  }
+  return "unknown";
+}
+
+std::string address_string(const NiceAddress& a) {
+  char buf[NICE_ADDRESS_STRING_LEN];
+  nice_address_to_string(&a, buf);
+  return std::string(buf) + ":" + std::to_string(nice_address_get_port(&a));
+}
+
+}  // namespace
+
+const char* to_string(IceTransport::State s) {
+  switch (s) {
+    case IceTransport::State::kNew: return "new";
+    case IceTransport::State::kGathering: return "gathering";
+    case IceTransport::State::kConnecting: return "checking";
+    case IceTransport::State::kConnected: return "connected";
+    case IceTransport::State::kFailed: return "failed";
+    case IceTransport::State::kDisconnected: return "disconnected";
+    case IceTransport::State::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+bool parse_ice_server_url(const std::string& url, IceServerConfig* out, std::string* error) {
+  std::string rest;
+  if (url.rfind("stuns:", 0) == 0) {
+    *error = "ICE server URL \"" + url + "\": stuns is not supported, use stun or turns";
+    return false;
+  } else if (url.rfind("stun:", 0) == 0) {
+    out->kind = IceServerConfig::kStun;
+    rest = url.substr(5);
+  } else if (url.rfind("turns:", 0) == 0) {
+    out->kind = IceServerConfig::kTurns;
+    out->port = 5349;
+    out->tcp = true;
+    rest = url.substr(6);
+  } else if (url.rfind("turn:", 0) == 0) {
+    out->kind = IceServerConfig::kTurn;
+    rest = url.substr(5);
+  } else {
+    *error = "ICE server URL \"" + url + "\" must start with stun:, turn: or turns:";
+    return false;
+  }
+  size_t q = rest.find('?');
+  if (q != std::string::npos) {
+    std::string query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    if (query == "transport=tcp") out->tcp = true;
+    else if (query == "transport=udp") out->tcp = false;
+    else {
+      *error = "ICE server URL \"" + url + "\": unknown query \"" + query + "\"";
+      return false;
+    }
+  }
+  size_t colon = rest.rfind(':');
+  size_t bracket = rest.rfind(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    std::string port = rest.substr(colon + 1);
+    char* end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end || p < 1 || p > 65535) {
+      *error = "ICE server URL \"" + url + "\": port \"" + port + "\" is not 1..65535";
+      return false;
+    }
+    out->port = static_cast<uint16_t>(p);
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) {
+    *error = "ICE server URL \"" + url + "\" has no host";
+    return false;
+  }
+  out->host = rest;
+  return true;
+}
+
+IceTransport::IceTransport(Listener* listener, GMainContext* context, std::string log_id)
+    : listener_(listener), context_(context), id_(std::move(log_id)) {}
+
+IceTransport::~IceTransport() { close(); }
+
+bool IceTransport::init(const IceOptions& options, std::string* error) {
+  relay_only_ = options.relay_only;
+  agent_ = nice_agent_new_full(context_, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
+  if (!agent_) {
+    *error = "libnice could not create an ICE agent";
+    return false;
+  }
+  g_object_set(agent_, "controlling-mode", options.controlling ? TRUE : FALSE, "force-relay",
+               options.relay_only ? TRUE : FALSE, nullptr);
+  for (const auto& ip : options.local_addresses) {
+    NiceAddress addr;
+    nice_address_init(&addr);
+    if (!nice_address_set_from_string(&addr, ip.c_str())) {
+      *error = "local address \"" + ip + "\" is not an IP address";
+      return false;
+    }
+    nice_agent_add_local_address(agent_, &addr);
+  }
+  stream_ = nice_agent_add_stream(agent_, 1);
+  if (!stream_) {
+    *error = "libnice could not add an ICE stream";
+    return false;
+  }
+  bool stun_set = false;
+  for (const auto& s : options.servers) {
+    std::string ip;
+    if (!resolve(s.host, &ip)) {
+      KVS_WARN(id_, "ICE server %s cannot be resolved; skipped", s.host.c_str());
+      continue;
+    }
+    if (s.kind == IceServerConfig::kStun) {
+      if (stun_set) continue;  // libnice takes one STUN server
+      g_object_set(agent_, "stun-server", ip.c_str(), "stun-server-port", static_cast<guint>(s.port), nullptr);
+      stun_set = true;
+    } else {
+      NiceRelayType type = s.kind == IceServerConfig::kTurns ? NICE_RELAY_TYPE_TURN_TLS
+                           : s.tcp                            ? NICE_RELAY_TYPE_TURN_TCP
+                                                              : NICE_RELAY_TYPE_TURN_UDP;
+      if (!nice_agent_set_relay_info(agent_, stream_, kComponent, ip.c_str(), s.port,
+                                     s.username.c_str(), s.credential.c_str(), type))
+        KVS_WARN(id_, "libnice refused TURN server %s:%u", ip.c_str(), s.port);
+    }
+  }
+  g_signal_connect(agent_, "new-candidate-full", G_CALLBACK(&IceTransport::on_candidate), this);
+  g_signal_connect(agent_, "candidate-gathering-done", G_CALLBACK(&IceTransport::on_gathering_done), this);
+  g_signal_connect(agent_, "component-state-changed", G_CALLBACK(&IceTransport::on_component_state), this);
+  nice_agent_attach_recv(agent_, stream_, kComponent, context_, &IceTransport::on_receive, this);
+  return true;
+}
+
+void IceTransport::local_credentials(std::string* ufrag, std::string* pwd) const {
+  gchar* u = nullptr;
+  gchar* p = nullptr;
+  if (agent_ && nice_agent_get_local_credentials(agent_, stream_, &u, &p)) {
+    *ufrag = u;
+    *pwd = p;
+  }
+  g_free(u);
+  g_free(p);
+}
+
+bool IceTransport::set_remote_credentials(const std::string& ufrag, const std::string& pwd) {
+  return agent_ && nice_agent_set_remote_credentials(agent_, stream_, ufrag.c_str(), pwd.c_str());
+}
+
+bool IceTransport::gather() {
+  if (!agent_) return false;
+  set_state(State::kGathering);
+  return nice_agent_gather_candidates(agent_, stream_);
+}
+
+bool IceTransport::add_remote_candidate(const std::string& candidate, std::string* error) {
+  if (!agent_) {
+    *error = "ICE transport is closed";
+    return false;
+  }
+  std::string line = candidate.rfind("a=", 0) == 0 ? candidate : "a=" + candidate;
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  NiceCandidate* c = nice_agent_parse_remote_candidate_sdp(agent_, stream_, line.c_str());
+  if (!c) {
+    *error = line.find(".local ") != std::string::npos
+                 ? "mDNS candidate cannot be resolved here: " + candidate
+                 : "malformed ICE candidate: " + candidate;
+    return false;
+  }
+  GSList* list = g_slist_append(nullptr, c);
+  int added = nice_agent_set_remote_candidates(agent_, stream_, kComponent, list);
+  g_slist_free_full(list, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
+  if (added < 0) {
+    *error = "libnice refused ICE candidate: " + candidate;
+    return false;
+  }
+  return true;
+}
+
+void IceTransport::remote_gathering_done() {
+  if (agent_) nice_agent_peer_candidate_gathering_done(agent_, stream_);
+}
+
+bool IceTransport::restart() {
+  if (!agent_) return false;
+  ever_connected_ = false;
+  return nice_agent_restart_stream(agent_, stream_);
+}
+
+bool IceTransport::send(const uint8_t* data, size_t size) {
+  if (!agent_ || state_ != State::kConnected) return false;
+  return nice_agent_send(agent_, stream_, kComponent, static_cast<guint>(size),
+                         reinterpret_cast<const gchar*>(data)) >= 0;
+}
+
+void IceTransport::close() {
+  if (!agent_) return;
+  g_signal_handlers_disconnect_by_data(agent_, this);
+  nice_agent_attach_recv(agent_, stream_, kComponent, context_, nullptr, nullptr);
+  nice_agent_remove_stream(agent_, stream_);
+  g_object_unref(agent_);
+  agent_ = nullptr;
+  state_ = State::kClosed;
+}
+
+bool IceTransport::selected_pair(std::string* local, std::string* remote, std::string* local_type,
+                                 std::string* remote_type) const {
+  NiceCandidate* l = nullptr;
+  NiceCandidate* r = nullptr;
+  if (!agent_ || !nice_agent_get_selected_pair(agent_, stream_, kComponent, &l, &r)) return false;
+  *local = address_string(l->addr);
+  *remote = address_string(r->addr);
+  *local_type = candidate_type(l->type);
+  *remote_type = candidate_type(r->type);
+  return true;
+}
+
+void IceTransport::set_state(State s) {
+  if (s == state_) return;
+  state_ = s;
+  KVS_DEBUG(id_, "ICE %s", to_string(s));
+  listener_->on_ice_state(s);
+}
+
+void IceTransport::on_candidate(NiceAgent* agent, void* candidate, gpointer p) {
+  auto* self = static_cast<IceTransport*>(p);
+  auto* c = static_cast<NiceCandidate*>(candidate);
+  if (self->relay_only_ && c->type != NICE_CANDIDATE_TYPE_RELAYED) return;
+  gchar* sdp = nice_agent_generate_local_candidate_sdp(agent, c);
+  if (!sdp) return;
+  std::string line = sdp;
+  g_free(sdp);
+  if (line.rfind("a=", 0) == 0) line = line.substr(2);
+  self->listener_->on_ice_candidate(line);
+}
+
+void IceTransport::on_gathering_done(NiceAgent*, guint, gpointer p) {
+  static_cast<IceTransport*>(p)->listener_->on_ice_gathering_done();
+}
+
+void IceTransport::on_component_state(NiceAgent*, guint, guint, guint state, gpointer p) {
+  auto* self = static_cast<IceTransport*>(p);
+  switch (state) {
+    case NICE_COMPONENT_STATE_CONNECTING:
+      if (!self->ever_connected_) self->set_state(State::kConnecting);
+      break;
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+      self->ever_connected_ = true;
+      self->set_state(State::kConnected);
+      break;
+    case NICE_COMPONENT_STATE_FAILED:
+      self->set_state(State::kFailed);
+      break;
+    case NICE_COMPONENT_STATE_DISCONNECTED:
+      if (self->ever_connected_) self->set_state(State::kDisconnected);
+      break;
+    default:
+      break;
+  }
+}
+
+void IceTransport::on_receive(NiceAgent*, guint, guint, guint len, gchar* buf, gpointer p) {
+  static_cast<IceTransport*>(p)->listener_->on_ice_packet(reinterpret_cast<const uint8_t*>(buf), len);
+}
+
+}  // namespace kvs::rtc

@@ -1,0 +1,90 @@
+// ICE (RFC 8445) with trickle (RFC 8838) through libnice: one stream, one component
+// (BUNDLE + rtcp-mux). Runs on the network thread: the agent is bound to its GMainContext.
+#pragma once
+#include <glib.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+typedef struct _NiceAgent NiceAgent;
+
+namespace kvs::rtc {
+
+struct IceServerConfig {
+  enum Kind { kStun, kTurn, kTurns } kind = kStun;
+  std::string host;
+  uint16_t port = 3478;
+  bool tcp = false;  // turn:...?transport=tcp
+  std::string username, credential;
+};
+
+// Parses "stun:host[:port]", "turn:host[:port][?transport=udp|tcp]", "turns:host[:port]...".
+// Returns false and fills *error naming what is wrong.
+bool parse_ice_server_url(const std::string& url, IceServerConfig* out, std::string* error);
+
+struct IceOptions {
+  std::vector<IceServerConfig> servers;
+  bool relay_only = false;
+  std::vector<std::string> local_addresses;  // empty: every interface
+  bool controlling = false;
+};
+
+class IceTransport {
+ public:
+  enum class State { kNew, kGathering, kConnecting, kConnected, kFailed, kDisconnected, kClosed };
+
+  // Called on the network thread.
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    virtual void on_ice_candidate(const std::string& candidate) = 0;  // "candidate:..."
+    virtual void on_ice_gathering_done() = 0;
+    virtual void on_ice_state(State state) = 0;
+    virtual void on_ice_packet(const uint8_t* data, size_t size) = 0;
+  };
+
+  IceTransport(Listener* listener, GMainContext* context, std::string log_id);
+  ~IceTransport();
+  IceTransport(const IceTransport&) = delete;
+  IceTransport& operator=(const IceTransport&) = delete;
+
+  // Creates the agent and stream; returns false and fills *error when libnice refuses.
+  bool init(const IceOptions& options, std::string* error);
+  void local_credentials(std::string* ufrag, std::string* pwd) const;
+  bool set_remote_credentials(const std::string& ufrag, const std::string& pwd);
+  bool gather();
+  // Adds a remote "candidate:..." (with or without "a="). Returns false when it is malformed.
+  bool add_remote_candidate(const std::string& candidate, std::string* error);
+  void remote_gathering_done();
+  // ICE restart (RFC 8445 9): new local credentials, checks start again.
+  bool restart();
+  bool send(const uint8_t* data, size_t size);
+  void close();
+  State state() const { return state_; }
+  // "host"/"srflx"/"prflx"/"relay" and addresses of the selected pair, when there is one.
+  bool selected_pair(std::string* local, std::string* remote, std::string* local_type,
+                     std::string* remote_type) const;
+
+ private:
+  static void on_candidate(NiceAgent*, void* candidate, gpointer self);
+  static void on_gathering_done(NiceAgent*, guint stream, gpointer self);
+  static void on_component_state(NiceAgent*, guint stream, guint component, guint state,
+                                 gpointer self);
+  static void on_receive(NiceAgent*, guint stream, guint component, guint len, gchar* buf,
+                         gpointer self);
+  void set_state(State s);
+
+  Listener* listener_;
+  GMainContext* context_;
+  std::string id_;
+  NiceAgent* agent_ = nullptr;
+  guint stream_ = 0;
+  State state_ = State::kNew;
+  bool relay_only_ = false;
+  bool ever_connected_ = false;
+};
+
+const char* to_string(IceTransport::State s);
+
+}  // namespace kvs::rtc

@@ -1,0 +1,578 @@
+#include "peer_connection.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "log.h"
+#include "network_thread.h"
+#include "rtp.h"
+
+namespace kvs::rtc {
+namespace {
+
+constexpr int64_t kPeerKeyframeIntervalUs = 300000;  // PLI/FIR from one viewer: at most ~3/s
+constexpr guint kReportIntervalMs = 1000;
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+template <typename T>
+T random_value() {
+  T v{};
+  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+  return v;
+}
+
+bool supported_feedback(const std::string& fb) {
+  return fb == "nack" || fb == "nack pli" || fb == "ccm fir" || fb == "goog-remb";
+}
+
+std::string codec_list(const MediaSection& m) {
+  std::string out;
+  for (auto& c : m.codecs) {
+    if (c.name.empty()) continue;
+    if (!out.empty()) out += ", ";
+    out += c.name + "/" + std::to_string(c.clock_rate);
+    auto params = c.fmtp_params();
+    if (params.count("packetization-mode")) out += " packetization-mode=" + params["packetization-mode"];
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+const char* to_string(PeerState s) {
+  switch (s) {
+    case PeerState::kNew: return "new";
+    case PeerState::kConnecting: return "connecting";
+    case PeerState::kConnected: return "connected";
+    case PeerState::kDisconnected: return "disconnected";
+    case PeerState::kFailed: return "failed";
+    case PeerState::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+const char* to_string(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kSdpParse: return "ERR_SDP_PARSE";
+    case ErrorCode::kSdpUnsupported: return "ERR_SDP_UNSUPPORTED";
+    case ErrorCode::kInvalidArg: return "ERR_INVALID_ARG";
+    case ErrorCode::kInvalidState: return "ERR_INVALID_STATE";
+    case ErrorCode::kIce: return "ERR_ICE";
+    case ErrorCode::kDtls: return "ERR_DTLS";
+    case ErrorCode::kClosed: return "ERR_CLOSED";
+  }
+  return "ERR_UNKNOWN";
+}
+
+std::shared_ptr<PeerConnection> PeerConnection::create(PeerConfig config,
+                                                       std::unique_ptr<Observer> observer) {
+  return std::shared_ptr<PeerConnection>(new PeerConnection(std::move(config), std::move(observer)));
+}
+
+PeerConnection::PeerConnection(PeerConfig config, std::unique_ptr<Observer> observer)
+    : config_(std::move(config)), observer_(std::move(observer)) {
+  ssrc_ = random_value<uint32_t>() | 1;
+  seq_base_ = random_value<uint16_t>() & 0x7fff;  // room before the first wrap
+  ts_offset_ = random_value<uint32_t>();
+}
+
+PeerConnection::~PeerConnection() { close(); }
+
+void PeerConnection::add_track(std::shared_ptr<VideoTrack> track) { track_ = std::move(track); }
+
+double PeerConnection::since_offer_ms() const { return (now_us() - offer_time_us_) / 1000.0; }
+
+void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback done) {
+  if (state_ == PeerState::kClosed) {
+    done(PeerError{ErrorCode::kClosed, "the peer connection is closed"}, "");
+    return;
+  }
+  if (answer_pending_) {
+    done(PeerError{ErrorCode::kInvalidState, "an offer is already being answered"}, "");
+    return;
+  }
+  SessionDescription offer;
+  try {
+    offer = parse_sdp(sdp);
+  } catch (const SdpError& e) {
+    done(PeerError{e.kind() == SdpError::kParse ? ErrorCode::kSdpParse : ErrorCode::kSdpUnsupported,
+                   std::string("offer rejected: ") + e.what()},
+         "");
+    return;
+  }
+  bool first = !ice_;
+  if (first) offer_time_us_ = now_us();
+  SessionDescription answer;
+  if (auto err = apply_offer(offer, &answer)) {
+    KVS_WARN(config_.id, "%s", err->message.c_str());
+    done(err, "");
+    return;
+  }
+  const MediaSection& remote = offer.media[bundle_mline_];
+  if (first) {
+    ice_ = std::make_unique<IceTransport>(this, NetworkThread::instance().context(), config_.id);
+    IceOptions opts = config_.ice;
+    opts.controlling = offer.ice_lite;
+    std::string error;
+    if (!ice_->init(opts, &error)) {
+      done(PeerError{ErrorCode::kIce, error}, "");
+      return;
+    }
+    bool client = remote.setup != "active";  // actpass or passive -> we are active (RFC 5763 5)
+    dtls_ = std::make_unique<DtlsTransport>(this, NetworkThread::instance().context(), config_.id,
+                                            client, remote.fingerprint_algorithm, remote.fingerprint);
+    ice_->set_remote_credentials(remote.ice_ufrag, remote.ice_pwd);
+    remote_ufrag_ = remote.ice_ufrag;
+    set_state(PeerState::kConnecting);
+    answer_ = std::move(answer);
+    answer_pending_ = true;  // candidates gathered now go into the answer
+    if (!ice_->gather()) {
+      answer_pending_ = false;
+      done(PeerError{ErrorCode::kIce, "ICE gathering could not start (no usable interface?)"}, "");
+      return;
+    }
+  } else {
+    if (remote.ice_ufrag != remote_ufrag_) {
+      KVS_INFO(config_.id, "ICE restart requested by the remote offer");
+      ice_->restart();
+      ice_->set_remote_credentials(remote.ice_ufrag, remote.ice_pwd);
+      remote_ufrag_ = remote.ice_ufrag;
+    }
+    answer_ = std::move(answer);
+    answer_pending_ = true;
+  }
+  for (const auto& c : remote.candidates) {
+    std::string error;
+    if (!ice_->add_remote_candidate(c, &error)) KVS_WARN(config_.id, "%s", error.c_str());
+  }
+  if (remote.end_of_candidates) ice_->remote_gathering_done();
+  if (config_.wait_for_gathering && !gathering_done_) {
+    pending_done_ = std::move(done);
+    return;
+  }
+  std::string text = finish_answer();
+  done(std::nullopt, text);
+}
+
+std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& offer,
+                                                     SessionDescription* answer) {
+  bool bundled = !offer.bundle_mids.empty();
+  auto in_bundle = [&](const std::string& mid) {
+    return std::find(offer.bundle_mids.begin(), offer.bundle_mids.end(), mid) != offer.bundle_mids.end();
+  };
+  // The transport is the first usable section: the BUNDLE tag, or the first one when the offer
+  // does not bundle (then only that section is accepted).
+  int transport = -1;
+  for (size_t i = 0; i < offer.media.size(); ++i) {
+    const auto& m = offer.media[i];
+    if (!m.rejected() && (!bundled || in_bundle(m.mid))) {
+      transport = static_cast<int>(i);
+      break;
+    }
+  }
+  if (transport < 0)
+    return PeerError{ErrorCode::kSdpUnsupported, "offer rejected: every media section has port 0"};
+  const MediaSection& t = offer.media[transport];
+  if (t.ice_ufrag.empty() || t.ice_pwd.empty())
+    return PeerError{ErrorCode::kSdpUnsupported,
+                     "offer rejected: media section mid=" + t.mid + " has no a=ice-ufrag/a=ice-pwd"};
+  if (t.fingerprint.empty())
+    return PeerError{ErrorCode::kSdpUnsupported,
+                     "offer rejected: no DTLS fingerprint (a=fingerprint) for mid=" + t.mid};
+  if (t.fingerprint_algorithm != "sha-1" && t.fingerprint_algorithm != "sha-224" &&
+      t.fingerprint_algorithm != "sha-256" && t.fingerprint_algorithm != "sha-384" &&
+      t.fingerprint_algorithm != "sha-512")
+    return PeerError{ErrorCode::kSdpUnsupported,
+                     "offer rejected: unsupported fingerprint hash \"" + t.fingerprint_algorithm + "\""};
+  if (t.setup == "holdconn")
+    return PeerError{ErrorCode::kSdpUnsupported, "offer rejected: a=setup:holdconn is not supported"};
+  if (!ice_) bundle_mline_ = transport;
+  else if (transport != bundle_mline_)
+    return PeerError{ErrorCode::kSdpUnsupported,
+                     "offer rejected: a renegotiation may not move the transport to another section"};
+  bundle_mid_ = t.mid;
+
+  std::string ufrag, pwd;
+  if (ice_) ice_->local_credentials(&ufrag, &pwd);
+  bool dtls_client = dtls_ ? dtls_->is_client() : t.setup != "active";
+
+  answer->session_id = answer_.session_id ? answer_.session_id : (random_value<uint64_t>() >> 2);
+  answer->session_version = ++session_version_;
+  answer->media.clear();
+  answer->bundle_mids.clear();
+  bool video_done = false;
+  std::string video_problem;
+  for (size_t i = 0; i < offer.media.size(); ++i) {
+    const auto& m = offer.media[i];
+    MediaSection a;
+    a.kind = m.kind;
+    a.proto = m.proto;
+    a.mid = m.mid;
+    a.formats = m.formats;
+    bool usable = !m.rejected() && (bundled ? in_bundle(m.mid) : static_cast<int>(i) == transport);
+    bool rtp = m.proto.find("RTP/SAVPF") != std::string::npos || m.proto.find("RTP/SAVP") != std::string::npos;
+    std::vector<RtpCodec> codecs;
+    std::string direction;
+    if (usable && rtp && m.kind == "video" && track_ && !video_done) {
+      auto choice = choose_h264(m);
+      if (!choice) {
+        video_problem = "offer rejected: video section mid=" + m.mid +
+                        " has no H.264 payload type with packetization-mode=1 (offered: " +
+                        codec_list(m) + ")";
+      } else {
+        RtpCodec c;
+        c.payload_type = choice->payload_type;
+        c.name = "H264";
+        c.clock_rate = 90000;
+        c.fmtp = choice->fmtp;
+        for (auto& fb : choice->rtcp_fb)
+          if (supported_feedback(fb)) c.rtcp_fb.push_back(fb);
+        codecs.push_back(c);
+        video_pt_ = c.payload_type;
+        direction = (m.direction.empty() || m.direction == "sendrecv" || m.direction == "recvonly")
+                        ? "sendonly" : "inactive";
+        a.msid = "kvs-edge kvs-edge-video";
+        a.ssrcs.push_back({ssrc_, "cname:kvs-edge"});
+        a.ssrcs.push_back({ssrc_, "msid:kvs-edge kvs-edge-video"});
+        video_done = true;
+      }
+    } else if (usable && rtp && (m.kind == "audio" || m.kind == "video")) {
+      // Nothing to send or receive here yet: accepted as inactive with one of its codecs.
+      for (auto& c : m.codecs)
+        if (!c.name.empty()) {
+          RtpCodec copy = c;
+          copy.rtcp_fb.clear();
+          codecs.push_back(copy);
+          break;
+        }
+      direction = "inactive";
+    }
+    if (codecs.empty()) {
+      a.port = 0;  // rejected (RFC 8829 5.3.1)
+      if (m.formats.empty()) a.formats = {"0"};
+      answer->media.push_back(std::move(a));
+      continue;
+    }
+    a.formats.clear();
+    for (auto& c : codecs) a.formats.push_back(std::to_string(c.payload_type));
+    a.codecs = std::move(codecs);
+    a.direction = direction;
+    a.ice_ufrag = ufrag;
+    a.ice_pwd = pwd;
+    a.ice_options = {"trickle"};
+    a.fingerprint_algorithm = "sha-256";
+    a.fingerprint = Certificate::instance().fingerprint_sha256();
+    a.setup = dtls_client ? "active" : "passive";
+    a.rtcp_mux = true;
+    a.rtcp_rsize = m.rtcp_rsize;
+    if (bundled) answer->bundle_mids.push_back(a.mid);
+    answer->media.push_back(std::move(a));
+  }
+  if (track_ && !video_done) {
+    if (video_problem.empty()) video_problem = "offer rejected: it has no video section to send H.264 in";
+    return PeerError{ErrorCode::kSdpUnsupported, video_problem};
+  }
+  if (!bundled) bundle_mid_ = t.mid;
+  return std::nullopt;
+}
+
+std::string PeerConnection::finish_answer() {
+  answer_pending_ = false;
+  std::string ufrag, pwd;
+  ice_->local_credentials(&ufrag, &pwd);
+  for (auto& m : answer_.media) {
+    if (m.rejected()) continue;
+    m.ice_ufrag = ufrag;
+    m.ice_pwd = pwd;
+  }
+  MediaSection& t = answer_.media[bundle_mline_];
+  t.candidates = early_candidates_;
+  t.end_of_candidates = gathering_done_;
+  early_candidates_.clear();
+  return write_sdp(answer_);
+}
+
+std::optional<PeerError> PeerConnection::add_remote_candidate(const std::string& candidate,
+                                                              const std::string& mid) {
+  if (state_ == PeerState::kClosed) return PeerError{ErrorCode::kClosed, "the peer connection is closed"};
+  if (!ice_)
+    return PeerError{ErrorCode::kInvalidState, "a remote candidate arrived before the offer"};
+  if (!mid.empty() && !bundle_mid_.empty() && mid != bundle_mid_) {
+    bool known = false;
+    for (auto& m : answer_.media) known |= (m.mid == mid && !m.rejected());
+    if (!known) return std::nullopt;  // for a section we rejected: nothing to do
+  }
+  std::string line = candidate;
+  if (line.rfind("a=", 0) == 0) line = line.substr(2);
+  if (line.empty() || line == "end-of-candidates") {
+    ice_->remote_gathering_done();
+    return std::nullopt;
+  }
+  if (!is_valid_candidate(line)) {
+    if (line.find(".local ") != std::string::npos) {
+      KVS_INFO(config_.id, "mDNS candidate ignored (peer-reflexive discovery covers it): %s", line.c_str());
+      return std::nullopt;
+    }
+    return PeerError{ErrorCode::kInvalidArg, "malformed ICE candidate: \"" + line.substr(0, 120) + "\""};
+  }
+  std::string error;
+  if (!ice_->add_remote_candidate(line, &error)) {
+    if (line.find(".local ") != std::string::npos) return std::nullopt;
+    return PeerError{ErrorCode::kInvalidArg, error};
+  }
+  return std::nullopt;
+}
+
+void PeerConnection::set_state(PeerState s) {
+  if (s == state_ || state_ == PeerState::kClosed) return;
+  state_ = s;
+  KVS_INFO(config_.id, "state %s", to_string(s));
+  if (observer_) observer_->on_state(s);
+}
+
+void PeerConnection::on_ice_candidate(const std::string& candidate) {
+  if (answer_pending_) {
+    early_candidates_.push_back(candidate);
+    return;
+  }
+  if (observer_) observer_->on_local_candidate(candidate, bundle_mid_, bundle_mline_);
+}
+
+void PeerConnection::on_ice_gathering_done() {
+  gathering_done_ = true;
+  if (pending_done_) {
+    auto done = std::move(pending_done_);
+    pending_done_ = nullptr;
+    done(std::nullopt, finish_answer());
+    return;
+  }
+  if (observer_) observer_->on_gathering_done();
+}
+
+void PeerConnection::on_ice_state(IceTransport::State s) {
+  switch (s) {
+    case IceTransport::State::kConnected:
+      if (stats_.ice_connected_ms < 0) stats_.ice_connected_ms = since_offer_ms();
+      if (dtls_->state() == DtlsTransport::State::kConnected) set_state(PeerState::kConnected);
+      else if (dtls_->is_client()) dtls_->start();
+      break;
+    case IceTransport::State::kFailed:
+      set_state(PeerState::kFailed);
+      break;
+    case IceTransport::State::kDisconnected:
+      set_state(PeerState::kDisconnected);
+      break;
+    default:
+      break;
+  }
+}
+
+void PeerConnection::on_ice_packet(const uint8_t* data, size_t size) {
+  switch (classify_packet(data, size)) {
+    case PacketClass::kDtls:
+      dtls_->receive(data, size);
+      break;
+    case PacketClass::kRtcp: {
+      if (!srtp_in_.ready() || size > 1500) break;
+      uint8_t buf[1500 + kSrtpMaxTrailer];
+      std::copy(data, data + size, buf);
+      size_t len = size;
+      if (srtp_in_.unprotect_rtcp(buf, &len)) handle_rtcp(buf, len);
+      break;
+    }
+    case PacketClass::kRtp: {
+      if (!srtp_in_.ready() || size > 1500) break;
+      uint8_t buf[1500 + kSrtpMaxTrailer];
+      std::copy(data, data + size, buf);
+      size_t len = size;
+      if (srtp_in_.unprotect_rtp(buf, &len)) {
+        ++stats_.packets_received;
+        stats_.bytes_received += len;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void PeerConnection::on_dtls_send(const uint8_t* data, size_t size) {
+  if (ice_) ice_->send(data, size);
+}
+
+void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
+  stats_.dtls_connected_ms = since_offer_ms();
+  std::string error;
+  if (!srtp_out_.init(SrtpSession::kOutbound, keys.profile, keys.local.data(), keys.local.size(), &error) ||
+      !srtp_in_.init(SrtpSession::kInbound, keys.profile, keys.remote.data(), keys.remote.size(), &error)) {
+    KVS_ERROR(config_.id, "%s", error.c_str());
+    set_state(PeerState::kFailed);
+    return;
+  }
+  set_state(PeerState::kConnected);
+  if (track_ && !subscribed_) {
+    subscribed_ = true;
+    track_->subscribe(this);
+    track_->request_keyframe(true);  // the new viewer gets an IDR now, not at the next GOP
+    if (observer_) observer_->on_keyframe_request("join");
+  }
+  if (!report_timer_) {
+    GSource* src = g_timeout_source_new(kReportIntervalMs);
+    g_source_set_callback(src, &PeerConnection::on_report_timer, this, nullptr);
+    report_timer_ = g_source_attach(src, NetworkThread::instance().context());
+    g_source_unref(src);
+  }
+}
+
+void PeerConnection::on_dtls_failed(const std::string& reason) {
+  KVS_WARN(config_.id, "DTLS: %s", reason.c_str());
+  set_state(PeerState::kFailed);
+}
+
+void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {
+  if (state_ != PeerState::kConnected || video_pt_ < 0) return;
+  if (!started_) {
+    if (!frame->keyframe) return;  // a keyframe was requested when this peer joined
+    started_ = true;
+    first_packet_ = frame->first_packet;
+    stats_.first_frame_ms = since_offer_ms();
+    KVS_INFO(config_.id, "first keyframe sent %.1f ms after the offer", stats_.first_frame_ms);
+  }
+  uint32_t ts = frame->rtp_timestamp + ts_offset_;
+  for (size_t i = 0; i < frame->payloads.size(); ++i) {
+    uint16_t seq = static_cast<uint16_t>(seq_base_ + (frame->first_packet + i - first_packet_));
+    send_rtp_packet(frame->payloads[i], seq, ts, false);
+  }
+  ++stats_.frames_sent;
+  if (frame->keyframe) ++stats_.keyframes_sent;
+  last_rtp_ts_ = ts;
+  last_rtp_time_us_ = now_us();
+}
+
+void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,
+                                     bool retransmission) {
+  uint8_t buf[kRtpHeaderSize + 1500 + kSrtpMaxTrailer];
+  if (payload.data.size() > 1500) return;
+  RtpHeader h;
+  h.marker = payload.marker;
+  h.payload_type = static_cast<uint8_t>(video_pt_);
+  h.sequence = seq;
+  h.timestamp = ts;
+  h.ssrc = ssrc_;
+  write_rtp_header(h, buf);
+  std::copy(payload.data.begin(), payload.data.end(), buf + kRtpHeaderSize);
+  size_t len = kRtpHeaderSize + payload.data.size();
+  if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
+    ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
+    return;
+  }
+  ++stats_.packets_sent;
+  stats_.bytes_sent += len;
+  if (retransmission) ++stats_.retransmitted;
+}
+
+void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
+  std::vector<RtcpPacket> packets;
+  parse_rtcp(data, size, &packets);
+  int64_t now = now_us();
+  for (const auto& p : packets) {
+    switch (p.type) {
+      case RtcpPacket::kSenderReport:
+      case RtcpPacket::kReceiverReport:
+        for (const auto& b : p.reports) {
+          if (b.ssrc != ssrc_) continue;
+          stats_.fraction_lost = b.fraction_lost / 256.0;
+          stats_.jitter = b.jitter / 90.0;  // ms at 90 kHz
+          if (b.last_sr) {
+            // RFC 3550 6.4.1: RTT = A - LSR - DLSR in 1/65536 s units (middle 32 bits of NTP).
+            uint32_t a = static_cast<uint32_t>(ntp_now() >> 16);
+            uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
+            if (rtt < 65536u * 10) stats_.rtt_ms = rtt * 1000.0 / 65536.0;
+          }
+        }
+        break;
+      case RtcpPacket::kPli:
+      case RtcpPacket::kFir: {
+        bool pli = p.type == RtcpPacket::kPli;
+        if (pli) ++stats_.pli_received;
+        else ++stats_.fir_received;
+        if (now - last_keyframe_request_us_ < kPeerKeyframeIntervalUs || !track_) break;
+        last_keyframe_request_us_ = now;
+        track_->request_keyframe();
+        if (observer_) observer_->on_keyframe_request(pli ? "pli" : "fir");
+        break;
+      }
+      case RtcpPacket::kNack:
+        ++stats_.nack_received;
+        if (!track_ || !started_) break;
+        for (uint16_t seq : p.nack_sequences) {
+          uint64_t index = first_packet_ + static_cast<uint16_t>(seq - seq_base_);
+          uint32_t ts = 0;
+          if (const RtpPayload* pl = track_->find_packet(index, &ts))
+            send_rtp_packet(*pl, seq, ts + ts_offset_, true);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void PeerConnection::send_sender_report() {
+  if (!started_ || !srtp_out_.ready()) return;
+  uint8_t buf[64 + kSrtpMaxTrailer];
+  uint32_t rtp = last_rtp_ts_ + static_cast<uint32_t>((now_us() - last_rtp_time_us_) * 90 / 1000);
+  size_t len = write_sender_report(ssrc_, ntp_now(), rtp, static_cast<uint32_t>(stats_.packets_sent),
+                                   static_cast<uint32_t>(stats_.bytes_sent), buf);
+  if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
+}
+
+gboolean PeerConnection::on_report_timer(gpointer p) {
+  static_cast<PeerConnection*>(p)->send_sender_report();
+  return G_SOURCE_CONTINUE;
+}
+
+PeerStats PeerConnection::stats() const {
+  PeerStats s = stats_;
+  s.state = state_;
+  s.ice_state = ice_ ? to_string(ice_->state()) : "new";
+  if (!dtls_) s.dtls_state = "new";
+  else switch (dtls_->state()) {
+    case DtlsTransport::State::kNew: s.dtls_state = "new"; break;
+    case DtlsTransport::State::kConnecting: s.dtls_state = "connecting"; break;
+    case DtlsTransport::State::kConnected: s.dtls_state = "connected"; break;
+    case DtlsTransport::State::kFailed: s.dtls_state = "failed"; break;
+    case DtlsTransport::State::kClosed: s.dtls_state = "closed"; break;
+  }
+  if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
+  return s;
+}
+
+void PeerConnection::close() {
+  if (state_ == PeerState::kClosed && !observer_) return;
+  if (report_timer_) {
+    if (GSource* src = g_main_context_find_source_by_id(NetworkThread::instance().context(), report_timer_))
+      g_source_destroy(src);
+    report_timer_ = 0;
+  }
+  if (subscribed_ && track_) track_->unsubscribe(this);
+  subscribed_ = false;
+  if (dtls_) dtls_->close();
+  if (ice_) ice_->close();
+  if (pending_done_) {
+    auto done = std::move(pending_done_);
+    pending_done_ = nullptr;
+    done(PeerError{ErrorCode::kClosed, "the peer connection was closed before the answer"}, "");
+  }
+  set_state(PeerState::kClosed);
+  observer_.reset();
+}
+
+}  // namespace kvs::rtc

@@ -1,0 +1,141 @@
+// A camera-side peer connection: answers a viewer's offer (JSEP, RFC 8829), runs ICE, DTLS-SRTP
+// and RTP/RTCP for one viewer, and sends a shared VideoTrack with its own SSRC, sequence and
+// timestamp offsets and SRTP keys. Every method runs on the network thread.
+#pragma once
+#include <glib.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dtls_transport.h"
+#include "ice_transport.h"
+#include "sdp.h"
+#include "srtp_session.h"
+#include "video_track.h"
+
+namespace kvs::rtc {
+
+enum class PeerState { kNew, kConnecting, kConnected, kDisconnected, kFailed, kClosed };
+const char* to_string(PeerState s);
+
+enum class ErrorCode { kSdpParse, kSdpUnsupported, kInvalidArg, kInvalidState, kIce, kDtls, kClosed };
+const char* to_string(ErrorCode c);
+
+struct PeerError {
+  ErrorCode code;
+  std::string message;
+};
+
+struct PeerConfig {
+  std::string id;
+  IceOptions ice;
+  bool wait_for_gathering = false;
+};
+
+struct PeerStats {
+  PeerState state = PeerState::kNew;
+  std::string ice_state, dtls_state;
+  bool has_pair = false;
+  std::string local_address, remote_address, local_type, remote_type;
+  uint64_t packets_sent = 0, bytes_sent = 0, frames_sent = 0, keyframes_sent = 0;
+  uint64_t packets_received = 0, bytes_received = 0;
+  uint64_t pli_received = 0, fir_received = 0, nack_received = 0, retransmitted = 0;
+  uint64_t send_errors = 0;
+  double rtt_ms = -1, fraction_lost = -1, jitter = -1;
+  double ice_connected_ms = -1, dtls_connected_ms = -1, first_frame_ms = -1;
+};
+
+class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
+                       public IceTransport::Listener,
+                       public DtlsTransport::Listener,
+                       public VideoTrack::Subscriber {
+ public:
+  // Called on the network thread. Destroyed when the peer closes.
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    virtual void on_local_candidate(const std::string& candidate, const std::string& mid, int mline) = 0;
+    virtual void on_gathering_done() = 0;
+    virtual void on_state(PeerState state) = 0;
+    virtual void on_keyframe_request(const char* reason) = 0;
+  };
+  using AnswerCallback = std::function<void(std::optional<PeerError> error, std::string answer)>;
+
+  static std::shared_ptr<PeerConnection> create(PeerConfig config, std::unique_ptr<Observer> observer);
+  ~PeerConnection() override;
+
+  const std::string& id() const { return config_.id; }
+  void add_track(std::shared_ptr<VideoTrack> track);
+  // Parses the offer, starts ICE, and calls done with the answer (at once, or at the end of
+  // gathering with wait_for_gathering). A second offer renegotiates; a new ICE ufrag restarts ICE.
+  void set_remote_offer(const std::string& sdp, AnswerCallback done);
+  // "candidate:..." or "" for end-of-candidates.
+  std::optional<PeerError> add_remote_candidate(const std::string& candidate, const std::string& mid);
+  PeerStats stats() const;
+  void close();  // idempotent; the observer gets "closed" and is then released
+
+ private:
+  explicit PeerConnection(PeerConfig config, std::unique_ptr<Observer> observer);
+
+  std::optional<PeerError> apply_offer(const SessionDescription& offer, SessionDescription* answer);
+  std::string finish_answer();
+  void set_state(PeerState s);
+  void send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission);
+  void handle_rtcp(uint8_t* data, size_t size);
+  void send_sender_report();
+  static gboolean on_report_timer(gpointer self);
+  double since_offer_ms() const;
+
+  // IceTransport::Listener
+  void on_ice_candidate(const std::string& candidate) override;
+  void on_ice_gathering_done() override;
+  void on_ice_state(IceTransport::State state) override;
+  void on_ice_packet(const uint8_t* data, size_t size) override;
+  // DtlsTransport::Listener
+  void on_dtls_send(const uint8_t* data, size_t size) override;
+  void on_dtls_connected(const SrtpKeys& keys) override;
+  void on_dtls_failed(const std::string& reason) override;
+  // VideoTrack::Subscriber
+  void on_track_frame(const PacketizedFramePtr& frame) override;
+
+  PeerConfig config_;
+  std::unique_ptr<Observer> observer_;
+  std::shared_ptr<VideoTrack> track_;
+  std::unique_ptr<IceTransport> ice_;
+  std::unique_ptr<DtlsTransport> dtls_;
+  SrtpSession srtp_out_, srtp_in_;
+  PeerState state_ = PeerState::kNew;
+  bool subscribed_ = false;
+
+  // Negotiation
+  SessionDescription answer_;
+  std::string remote_ufrag_;
+  std::string bundle_mid_;
+  int bundle_mline_ = 0;
+  bool answer_pending_ = false;
+  AnswerCallback pending_done_;
+  std::vector<std::string> early_candidates_;  // gathered before the answer was written
+  bool gathering_done_ = false;
+  int video_pt_ = -1;
+  uint64_t session_version_ = 1;
+
+  // Video sending state
+  uint32_t ssrc_ = 0;
+  uint16_t seq_base_ = 0;
+  uint32_t ts_offset_ = 0;
+  bool started_ = false;       // the first keyframe was sent
+  uint64_t first_packet_ = 0;  // track index sent as seq_base_
+  uint32_t last_rtp_ts_ = 0;
+  int64_t last_rtp_time_us_ = 0;
+  int64_t last_keyframe_request_us_ = 0;
+  guint report_timer_ = 0;
+
+  // Timing and counters
+  int64_t offer_time_us_ = 0;
+  PeerStats stats_;
+};
+
+}  // namespace kvs::rtc

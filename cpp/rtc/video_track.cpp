@@ -1,0 +1,130 @@
+#include "video_track.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "network_thread.h"
+
+namespace kvs::rtc {
+namespace {
+
+constexpr int kMaxInFlight = 8;             // frames queued for the network thread
+constexpr size_t kHistoryPackets = 2048;    // NACK history (about 1-2 s at 2-4 Mbps)
+constexpr int64_t kKeyframeMinIntervalUs = 200000;  // keyframe requests closer than this merge
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::shared_ptr<VideoTrack> VideoTrack::create(const media::VideoConfig& config, std::string* error) {
+  std::shared_ptr<VideoTrack> track(new VideoTrack());
+  std::weak_ptr<VideoTrack> weak = track;
+  track->pipeline_ = media::VideoPipeline::create(
+      config,
+      [weak](media::EncodedFramePtr frame) {
+        if (auto t = weak.lock()) t->on_encoded(std::move(frame));
+      },
+      error);
+  if (!track->pipeline_) return nullptr;
+  return track;
+}
+
+VideoTrack::~VideoTrack() { close(); }
+
+void VideoTrack::close() {
+  if (closed_.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(pipeline_mutex_);
+  if (pipeline_) pipeline_->stop();
+}
+
+void VideoTrack::subscribe(Subscriber* s) {
+  if (std::find(subscribers_.begin(), subscribers_.end(), s) != subscribers_.end()) return;
+  subscribers_.push_back(s);
+  subscriber_count_ = subscribers_.size();
+  // The encoder runs only while someone watches... and from the first subscriber on.
+  if (!started_.exchange(true)) {
+    std::lock_guard<std::mutex> lock(pipeline_mutex_);
+    if (!closed_) pipeline_->start();
+  }
+}
+
+void VideoTrack::unsubscribe(Subscriber* s) {
+  subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
+  subscriber_count_ = subscribers_.size();
+}
+
+const RtpPayload* VideoTrack::find_packet(uint64_t index, uint32_t* rtp_timestamp) const {
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+    const auto& f = *it;
+    if (index >= f->first_packet && index < f->first_packet + f->payloads.size()) {
+      *rtp_timestamp = f->rtp_timestamp;
+      return &f->payloads[index - f->first_packet];
+    }
+    if (index > f->first_packet) break;
+  }
+  return nullptr;
+}
+
+void VideoTrack::request_keyframe(bool urgent) {
+  if (!urgent && now_us() - last_keyframe_us_.load() < kKeyframeMinIntervalUs) return;
+  if (keyframe_pending_.exchange(true)) return;  // the IDR on its way serves this request too
+  pipeline_->request_keyframe();
+}
+
+void VideoTrack::set_bitrate(int kbps) { pipeline_->set_bitrate(kbps); }
+
+VideoTrackStats VideoTrack::stats() const {
+  VideoTrackStats s;
+  s.pipeline = pipeline_->stats();
+  s.frames_dropped = dropped_;
+  s.subscribers = subscriber_count_;
+  return s;
+}
+
+void VideoTrack::on_encoded(media::EncodedFramePtr frame) {
+  if (frame->keyframe) {
+    keyframe_pending_ = false;
+    last_keyframe_us_ = now_us();
+  }
+  auto pf = std::make_shared<PacketizedFrame>();
+  pf->payloads = packetizer_.packetize(frame->data.data(), frame->data.size());
+  if (pf->payloads.empty()) return;
+  pf->rtp_timestamp = frame->rtp_timestamp;
+  pf->keyframe = frame->keyframe;
+  pf->frame = std::move(frame);
+  if (in_flight_.load() >= kMaxInFlight) {
+    // The network thread lags: drop, count, and make the next frame decodable on its own.
+    ++dropped_;
+    request_keyframe(true);
+    return;
+  }
+  pf->first_packet = next_packet_;
+  next_packet_ += pf->payloads.size();
+  ++in_flight_;
+  std::weak_ptr<VideoTrack> weak = weak_from_this();
+  PacketizedFramePtr shared = std::move(pf);
+  NetworkThread::instance().post([weak, shared] {
+    if (auto t = weak.lock()) {
+      --t->in_flight_;
+      t->deliver(shared);
+    }
+  });
+}
+
+void VideoTrack::deliver(const PacketizedFramePtr& frame) {
+  history_.push_back(frame);
+  history_packets_ += frame->payloads.size();
+  while (history_.size() > 1 && history_packets_ > kHistoryPackets) {
+    history_packets_ -= history_.front()->payloads.size();
+    history_.pop_front();
+  }
+  // Copy: a subscriber may unsubscribe itself from its callback.
+  auto subs = subscribers_;
+  for (Subscriber* s : subs) s->on_track_frame(frame);
+}
+
+}  // namespace kvs::rtc

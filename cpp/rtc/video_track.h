@@ -1,0 +1,83 @@
+// A video track: one encoder pipeline, packetized once (RFC 6184) into a shared history, fanned
+// out to any number of peers. Frames are produced on the media thread and delivered to
+// subscribers on the network thread through a bounded hand-over (drops are counted).
+#pragma once
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "h264_packetizer.h"
+#include "video_pipeline.h"
+
+namespace kvs::rtc {
+
+struct PacketizedFrame {
+  media::EncodedFramePtr frame;
+  std::vector<RtpPayload> payloads;
+  uint64_t first_packet = 0;  // track-wide index of payloads[0]
+  uint32_t rtp_timestamp = 0;
+  bool keyframe = false;
+};
+using PacketizedFramePtr = std::shared_ptr<const PacketizedFrame>;
+
+struct VideoTrackStats {
+  media::VideoPipelineStats pipeline;
+  uint64_t frames_dropped = 0;  // not handed to the network thread because it lagged
+  size_t subscribers = 0;
+};
+
+class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
+ public:
+  // Called on the network thread.
+  class Subscriber {
+   public:
+    virtual ~Subscriber() = default;
+    virtual void on_track_frame(const PacketizedFramePtr& frame) = 0;
+  };
+
+  // Creates the pipeline (not yet started). nullptr + *error when the config is refused.
+  static std::shared_ptr<VideoTrack> create(const media::VideoConfig& config, std::string* error);
+  ~VideoTrack();
+
+  // Network thread only.
+  void subscribe(Subscriber* s);
+  void unsubscribe(Subscriber* s);
+  // The payload with a track-wide index from the history, or nullptr when it has aged out.
+  const RtpPayload* find_packet(uint64_t index, uint32_t* rtp_timestamp) const;
+
+  // Thread-safe.
+  // Merges with a request still pending. Unless urgent (a viewer joining), a request closer
+  // than kKeyframeMinInterval to the last IDR is dropped, so a storm of PLIs cannot pin the
+  // encoder at keyframes.
+  void request_keyframe(bool urgent = false);
+  void set_bitrate(int kbps);
+  VideoTrackStats stats() const;
+  const media::VideoConfig& config() const { return pipeline_->config(); }
+  void close();  // stops the pipeline; idempotent
+
+ private:
+  VideoTrack() = default;
+  void on_encoded(media::EncodedFramePtr frame);  // media thread
+  void deliver(const PacketizedFramePtr& frame);   // network thread
+
+  std::unique_ptr<media::VideoPipeline> pipeline_;
+  H264Packetizer packetizer_;  // media thread only
+  uint64_t next_packet_ = 0;   // media thread only
+  std::atomic<int> in_flight_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> keyframe_pending_{false};
+  std::atomic<int64_t> last_keyframe_us_{0};
+  // Network thread only.
+  std::vector<Subscriber*> subscribers_;
+  std::deque<PacketizedFramePtr> history_;
+  size_t history_packets_ = 0;
+  std::atomic<size_t> subscriber_count_{0};
+  mutable std::mutex pipeline_mutex_;
+};
+
+}  // namespace kvs::rtc

@@ -1,0 +1,50 @@
+// Loads the compiled addon (build/Release/kvs_edge.node) and describes its raw surface.
+// Only ts/native talks to it; everything else uses the typed classes in this folder.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface RawVideoTrack {
+  requestKeyframe(): void;
+  setBitrate(kbps: number): void;
+  stats(): Record<string, number>;
+  close(): void;
+}
+
+export interface RawPeerConnection {
+  readonly id: string;
+  addTrack(track: RawVideoTrack): void;
+  setRemoteOffer(sdp: string): Promise<string>;
+  addRemoteCandidate(init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void;
+  getStats(): Record<string, unknown>;
+  close(): void;
+}
+
+export interface RawAddon {
+  VideoTrack: new (options: Record<string, unknown>) => RawVideoTrack;
+  PeerConnection: new (options: Record<string, unknown>, emit: (event: string, value: unknown) => void) => RawPeerConnection;
+  setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void;
+  certificateFingerprint(): string;
+}
+
+function findAddon(): string {
+  // ts/native/addon.ts (tsx) and dist/native/addon.js (compiled) are both two levels deep.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const candidates = [join(root, 'build', 'Release', 'kvs_edge.node'), join(root, 'build', 'Debug', 'kvs_edge.node')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`kvs-edge native addon not built: none of ${candidates.join(', ')} exists; run "npm run setup"`);
+  }
+  return found;
+}
+
+let cached: RawAddon | undefined;
+
+export function addon(): RawAddon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require(findAddon()) as RawAddon;
+  }
+  return cached;
+}

@@ -1,0 +1,88 @@
+import { EventEmitter } from 'node:events';
+import { addon, type RawPeerConnection } from './addon.js';
+import { toNativeError } from './errors.js';
+import type {
+  IceCandidateInit, KeyframeReason, PeerConnectionEvents, PeerConnectionOptions, PeerState, PeerStats,
+} from './types.js';
+import type { VideoTrack } from './video-track.js';
+
+/**
+ * The camera side of one viewer: answers the viewer's offer, trickles ICE candidates, and sends
+ * the attached track over DTLS-SRTP. All media work happens in the native engine.
+ */
+export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
+  readonly #raw: RawPeerConnection;
+  #state: PeerState = 'new';
+  #closed = false;
+
+  constructor(options: PeerConnectionOptions = {}) {
+    super();
+    const emit = (event: string, value: unknown): void => this.#onNative(event, value);
+    try {
+      this.#raw = new (addon().PeerConnection)({ ...options }, emit);
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  get id(): string {
+    return this.#raw.id;
+  }
+
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  addTrack(track: VideoTrack): void {
+    this.#raw.addTrack(track.raw);
+  }
+
+  /** Applies the viewer's offer and resolves with the answer SDP. Rejects with NativeError. */
+  async setRemoteOffer(sdp: string): Promise<string> {
+    try {
+      return await this.#raw.setRemoteOffer(sdp);
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  /** A remote trickled candidate; an empty candidate string means end-of-candidates. */
+  addRemoteCandidate(init: IceCandidateInit): void {
+    try {
+      this.#raw.addRemoteCandidate({ candidate: init.candidate, sdpMid: init.sdpMid ?? null, sdpMLineIndex: init.sdpMLineIndex ?? null });
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  async getStats(): Promise<PeerStats> {
+    return this.#raw.getStats() as unknown as PeerStats;
+  }
+
+  /** Idempotent. Emits 'state' 'closed' once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#raw.close();
+  }
+
+  #onNative(event: string, value: unknown): void {
+    switch (event) {
+      case 'candidate':
+        this.emit('candidate', value as IceCandidateInit);
+        break;
+      case 'gathering-done':
+        this.emit('gathering-done');
+        break;
+      case 'state':
+        this.#state = value as PeerState;
+        this.emit('state', this.#state);
+        break;
+      case 'keyframe-request':
+        this.emit('keyframe-request', value as KeyframeReason);
+        break;
+      default:
+        break;
+    }
+  }
+}
