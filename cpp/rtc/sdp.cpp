@@ -65,6 +65,12 @@ RtpCodec* find_codec(MediaSection& m, int pt) {
   return nullptr;
 }
 
+// RFC 8839 5.6 separates ice-options with spaces; libdatachannel writes commas. Accept both.
+void add_ice_options(std::string_view value, std::vector<std::string>* out) {
+  for (auto word : split(value, ' '))
+    for (auto o : split(word, ',')) out->emplace_back(o);
+}
+
 struct SessionDefaults {
   std::string ice_ufrag, ice_pwd, fingerprint_algorithm, fingerprint, setup;
   std::vector<std::string> ice_options;
@@ -144,7 +150,7 @@ void parse_media_attribute(MediaSection& m, std::string_view a, size_t line_no,
   } else if (name == "ice-pwd") {
     m.ice_pwd = std::string(trim(value));
   } else if (name == "ice-options") {
-    for (auto o : split(value, ' ')) m.ice_options.emplace_back(o);
+    add_ice_options(value, &m.ice_options);
   } else if (name == "fingerprint") {
     size_t sp = value.find(' ');
     if (sp == std::string_view::npos) fail(line_no, line, "fingerprint needs \"<hash> <hex>\"");
@@ -272,7 +278,7 @@ SessionDescription parse_sdp(std::string_view text) {
         } else if (name == "ice-pwd") {
           defaults.ice_pwd = std::string(trim(v));
         } else if (name == "ice-options") {
-          for (auto o : split(v, ' ')) defaults.ice_options.emplace_back(o);
+          add_ice_options(v, &defaults.ice_options);
         } else if (name == "ice-lite") {
           sdp.ice_lite = true;
         } else if (name == "fingerprint") {
