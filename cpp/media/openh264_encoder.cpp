@@ -124,6 +124,7 @@ int OpenH264Encoder::openh264_bps(int kbps) const {
 }
 
 bool OpenH264Encoder::set_bitrate(int kbps) {
+  if (kbps <= 0) return false;
   SBitrateInfo info{};
   info.iLayer = SPATIAL_LAYER_ALL;
   info.iBitrate = openh264_bps(kbps);

@@ -35,7 +35,8 @@ class OpenH264Encoder {
 
   // The next encoded picture is an IDR. The request stays pending through skipped pictures.
   void request_keyframe() { keyframe_pending_ = true; }
-  // Target bitrate from the next picture on. Returns false if openh264 refused it.
+  // Target bitrate from the next picture on. Returns false (and changes nothing) for kbps <= 0
+  // or if openh264 refused it.
   bool set_bitrate(int kbps);
 
   const EncoderConfig& config() const { return config_; }

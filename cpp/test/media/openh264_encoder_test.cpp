@@ -108,6 +108,27 @@ TEST(OpenH264Encoder, RequestedKeyframeIsTheNextFrameWithSpsPps) {
   EXPECT_FALSE(after->keyframe);  // a request yields one IDR, not a run of them
 }
 
+TEST(OpenH264Encoder, KeyframeRequestIsHonouredWhileRateControlSkips) {
+  Rig rig({640, 480, 30, 1500, 1000});
+  for (int i = 0; i < 5; ++i) rig.next();
+  ASSERT_TRUE(rig.encoder->set_bitrate(10));  // far below what the pattern needs: skips follow
+  int skipped = 0;
+  for (int i = 0; i < 30; ++i) skipped += rig.next() == nullptr;
+  ASSERT_GT(skipped, 0) << "no picture skipped at 10 kbps; the test proves nothing";
+  rig.encoder->request_keyframe();
+  auto f = rig.next_emitted();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->keyframe);
+  EXPECT_EQ(nal_types(*f), kIdrAccessUnit);
+}
+
+TEST(OpenH264Encoder, NonPositiveBitrateIsRefused) {
+  Rig rig(vga());
+  EXPECT_FALSE(rig.encoder->set_bitrate(0));
+  EXPECT_FALSE(rig.encoder->set_bitrate(-1));
+  EXPECT_EQ(rig.encoder->config().bitrate_kbps, 1500);
+}
+
 TEST(OpenH264Encoder, KeyframeIntervalIsHonoured) {
   Rig rig(vga(10));
   std::vector<uint64_t> keyframes;
