@@ -472,9 +472,14 @@ bool V4l2M2mEncoder::dequeue_capture(std::vector<V4l2CodedBuffer>* out, bool* la
   }
   int r = device_.ioctl(VIDIOC_DQBUF, &b);
   if (r == -EAGAIN) return true;
-  if (r == -EPIPE) {  // the LAST buffer was already dequeued: nothing more until restart
-    *last = true;
-    return true;
+  if (r == -EPIPE) {  // the LAST buffer was already dequeued
+    if (draining_) {
+      *last = true;
+      return true;
+    }
+    // Outside a drain this is a driver that kept its LAST state (see drain()): restart the queue.
+    ++stats_.capture_restarts;
+    return restart_capture(error);
   }
   if (r != 0) {
     *error = config_.device + ": VIDIOC_DQBUF(CAPTURE) failed: " + v4l2_errno_text(r);
@@ -680,33 +685,19 @@ bool V4l2M2mEncoder::apply_pending(std::vector<V4l2CodedBuffer>* out, std::strin
   return true;
 }
 
-bool V4l2M2mEncoder::reset_sequence(std::vector<V4l2CodedBuffer>* out, std::string* error) {
-  // dev-encoder "Reset": drain, STREAMOFF(CAPTURE) (returns the CAPTURE buffers), STREAMON(CAPTURE).
-  // The stream after it is decodable on its own, so it starts with a keyframe.
-  bool last = false;
-  int cmd_r;
-  {
-    v4l2_encoder_cmd cmd{};
-    cmd.cmd = V4L2_ENC_CMD_STOP;
-    cmd_r = device_.ioctl(VIDIOC_ENCODER_CMD, &cmd);
-  }
-  if (cmd_r == 0) {
-    ++stats_.drains;
-    const int64_t deadline = now_ms() + config_.timeout_ms;
-    while (!last) {
-      if (!collect(out, &last, error)) return false;
-      if (last) break;
-      int left = int(deadline - now_ms());
-      if (left <= 0) break;  // a driver that never flags LAST: STREAMOFF below aborts the drain
-      int r = device_.poll(POLLIN | POLLPRI, left);
-      if (r < 0) break;
-    }
-  }
+bool V4l2M2mEncoder::restart_capture(std::string* error) {
+  // STREAMOFF(CAPTURE) returns every CAPTURE buffer and clears the queue's LAST state;
+  // STREAMON(CAPTURE) resumes with a stream independent of what came before (dev-encoder "Reset").
   if (!stream(cap_type_, false, error)) return false;
   for (Buffer& b : cap_bufs_) b.queued = false;
   for (uint32_t i = 0; i < cap_bufs_.size(); ++i)
     if (!queue_capture(i, error)) return false;
   return stream(cap_type_, true, error);
+}
+
+bool V4l2M2mEncoder::reset_sequence(std::vector<V4l2CodedBuffer>* out, std::string* error) {
+  // dev-encoder "Reset": drain, then STREAMOFF/STREAMON(CAPTURE). drain() does both.
+  return drain(out, error);
 }
 
 bool V4l2M2mEncoder::encode_once(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out,
@@ -818,23 +809,31 @@ bool V4l2M2mEncoder::drain(std::vector<V4l2CodedBuffer>* out, std::string* error
     return false;
   }
   ++stats_.drains;
+  draining_ = true;
   bool last = false;
   const int64_t deadline = now_ms() + config_.timeout_ms;
   while (!last) {
-    if (!collect(out, &last, error)) return false;
+    if (!collect(out, &last, error)) {
+      draining_ = false;
+      return false;
+    }
     if (last) break;
     int left = int(deadline - now_ms());
     if (left <= 0) {
+      draining_ = false;
+      stalled_ = true;
       *error = config_.device + ": drain did not end with a LAST buffer within " +
                std::to_string(config_.timeout_ms) + " ms";
       return false;
     }
     int r = device_.poll(POLLIN | POLLPRI, left);
     if (r < 0) {
+      draining_ = false;
       *error = config_.device + ": poll failed: " + v4l2_errno_text(r);
       return false;
     }
   }
+  draining_ = false;
   // Every OUTPUT buffer queued before the STOP is done now; take them back.
   for (size_t i = 0; i < out_bufs_.size() + 1; ++i) {
     bool got = false;
@@ -842,13 +841,10 @@ bool V4l2M2mEncoder::drain(std::vector<V4l2CodedBuffer>* out, std::string* error
     if (!got) break;
   }
   handle_events();
-  cmd = {};
-  cmd.cmd = V4L2_ENC_CMD_START;
-  if (int r = device_.ioctl(VIDIOC_ENCODER_CMD, &cmd); r != 0) {
-    *error = config_.device + ": V4L2_ENC_CMD_START after drain failed: " + v4l2_errno_text(r);
-    return false;
-  }
-  return true;
+  // Resume. The spec offers V4L2_ENC_CMD_START or STREAMOFF/STREAMON(CAPTURE); the second works
+  // on every driver: vicodec in Linux 6.1 leaves the CAPTURE queue's "last buffer dequeued" state
+  // set after V4L2_ENC_CMD_START, so DQBUF would answer EPIPE forever.
+  return restart_capture(error);
 }
 
 void V4l2M2mEncoder::request_keyframe() { keyframe_pending_.store(true); }

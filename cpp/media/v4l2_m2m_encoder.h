@@ -82,6 +82,7 @@ struct V4l2EncoderStats {
   uint64_t eos_events = 0;
   uint64_t source_change_events = 0;
   uint64_t drains = 0;
+  uint64_t capture_restarts = 0;  // CAPTURE queue restarted after an unexpected EPIPE
   uint64_t reopens = 0;
   int bitrate_bps = 0;   // last value the driver accepted
 };
@@ -110,7 +111,8 @@ class V4l2M2mEncoder {
   // Waits up to timeout_ms for coded buffers and appends what arrives.
   bool poll(int timeout_ms, std::vector<V4l2CodedBuffer>* out, std::string* error);
   // Drain per dev-encoder: V4L2_ENC_CMD_STOP, collect every coded buffer up to the one flagged
-  // V4L2_BUF_FLAG_LAST, then V4L2_ENC_CMD_START so that encoding can go on.
+  // V4L2_BUF_FLAG_LAST, take back the OUTPUT buffers, then resume with STREAMOFF/STREAMON on
+  // CAPTURE, so encoding can go on; the next coded buffer starts an independent stream (keyframe).
   bool drain(std::vector<V4l2CodedBuffer>* out, std::string* error);
   // Closes and reopens the device and restores the configuration (what encode() does on
   // failure); the next coded buffer starts a new stream.
@@ -152,6 +154,7 @@ class V4l2M2mEncoder {
   bool encode_once(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out, std::string* error);
   bool apply_pending(std::vector<V4l2CodedBuffer>* out, std::string* error);
   bool reset_sequence(std::vector<V4l2CodedBuffer>* out, std::string* error);
+  bool restart_capture(std::string* error);
   // Dequeues everything ready on both queues. *last is set when a LAST buffer came out.
   bool collect(std::vector<V4l2CodedBuffer>* out, bool* last, std::string* error);
   bool dequeue_capture(std::vector<V4l2CodedBuffer>* out, bool* last, bool* got, std::string* error);

@@ -1,0 +1,417 @@
+// v4l2_hw_check: runs the project's V4L2 capture source and M2M encoder against real kernel
+// drivers. Built statically (scripts/qemu/build.sh) and run as part of the initramfs of a qemu VM
+// that boots Debian's kernel: vivid for capture, vicodec (FWHT) for the stateful encoder.
+//
+//   v4l2_hw_check capture [--expect-mplane]   every vivid capture node
+//   v4l2_hw_check encoder [--expect-mplane]   vicodec's stateful encoder node
+//
+// Output: one line per check, "HW ok N - ..." / "HW not ok N - ...", data lines "HW DATA k=v",
+// and "HW SUMMARY <mode> pass=P fail=F". Exit status 0 only if every check passed.
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "v4l2_capture.h"
+#include "v4l2_m2m_encoder.h"
+
+using namespace kvs::media;
+
+namespace {
+
+int g_n = 0, g_pass = 0, g_fail = 0;
+
+bool check(bool ok, const char* fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  ++g_n;
+  (ok ? g_pass : g_fail)++;
+  printf("HW %s %d - %s\n", ok ? "ok" : "not ok", g_n, msg);
+  fflush(stdout);
+  return ok;
+}
+
+void data(const std::string& kv) {
+  printf("HW DATA %s\n", kv.c_str());
+  fflush(stdout);
+}
+
+std::string read_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+// /dev/videoN nodes whose sysfs name satisfies pred, in numeric order.
+template <class Pred>
+std::vector<std::string> find_nodes(Pred pred) {
+  std::vector<std::pair<int, std::string>> found;
+  DIR* d = opendir("/sys/class/video4linux");
+  if (!d) return {};
+  while (dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "video", 5) != 0) continue;
+    std::string name = read_line(std::string("/sys/class/video4linux/") + e->d_name + "/name");
+    if (pred(name)) found.emplace_back(atoi(e->d_name + 5), std::string("/dev/") + e->d_name);
+  }
+  closedir(d);
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(f.second);
+  return out;
+}
+
+// A test picture in YU12: a 4-pixel checkerboard (texture, so that FWHT codes unchanged blocks
+// as P-blocks) with a bright 32x32 square that moves 4 px a frame.
+std::vector<uint8_t> make_i420(int w, int h, int index) {
+  std::vector<uint8_t> f(size_t(w) * h * 3 / 2);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) f[size_t(y) * w + x] = ((x / 4 + y / 4) & 1) ? 170 : 70;
+  const int sx = (index * 4) % (w - 32), sy = h / 2 - 16;
+  for (int y = sy; y < sy + 32; ++y)
+    for (int x = sx; x < sx + 32; ++x) f[size_t(y) * w + x] = 235;
+  memset(f.data() + size_t(w) * h, 128, size_t(w) * h / 2);
+  return f;
+}
+
+std::vector<uint8_t> convert(const std::vector<uint8_t>& i420, int w, int h, uint32_t fmt) {
+  if (fmt == V4L2_PIX_FMT_YUV420) return i420;
+  const uint8_t* Y = i420.data();
+  const uint8_t* U = Y + size_t(w) * h;
+  const uint8_t* V = U + size_t(w / 2) * (h / 2);
+  std::vector<uint8_t> out;
+  if (fmt == V4L2_PIX_FMT_NV12) {
+    out.assign(Y, Y + size_t(w) * h);
+    for (int i = 0; i < w / 2 * (h / 2); ++i) {
+      out.push_back(U[i]);
+      out.push_back(V[i]);
+    }
+  } else {  // YUYV
+    out.resize(size_t(w) * h * 2);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; x += 2) {
+        uint8_t* o = &out[(size_t(y) * w + x) * 2];
+        o[0] = Y[size_t(y) * w + x];
+        o[1] = U[size_t(y / 2) * (w / 2) + x / 2];
+        o[2] = Y[size_t(y) * w + x + 1];
+        o[3] = V[size_t(y / 2) * (w / 2) + x / 2];
+      }
+  }
+  return out;
+}
+
+bool fwht_magic(const V4l2CodedBuffer& b) {
+  static const uint8_t m[8] = {0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff};
+  return b.data.size() > 28 && memcmp(b.data.data(), m, 8) == 0;
+}
+
+// ---------------------------------------------------------------- capture (vivid)
+
+void capture_node(const std::string& dev, bool expect_mplane) {
+  std::string err;
+  {
+    V4l2CaptureConfig cfg;
+    cfg.device = dev;
+    cfg.width = 640;
+    cfg.height = 480;
+    cfg.fps = 25;
+    cfg.formats = {V4L2_PIX_FMT_YUYV};
+    V4l2Capture cap(cfg);
+    if (!check(cap.open(&err), "capture %s: open YUYV 640x480@25 %s", dev.c_str(), err.c_str()))
+      return;
+    check(cap.multiplanar() == expect_mplane, "capture %s: %s-planar API", dev.c_str(),
+          cap.multiplanar() ? "multi" : "single");
+    check(cap.format() == V4L2_PIX_FMT_YUYV && cap.width() == 640 && cap.height() == 480,
+          "capture %s: negotiated %s %dx%d", dev.c_str(), v4l2_fourcc_name(cap.format()).c_str(),
+          cap.width(), cap.height());
+    check(cap.fps() > 24.9 && cap.fps() < 25.1, "capture %s: negotiated %.2f fps (asked 25)",
+          dev.c_str(), cap.fps());
+    if (!check(cap.start(&err), "capture %s: stream on %s", dev.c_str(), err.c_str())) return;
+    const int N = 10;
+    std::vector<V4l2CapturedFrame> frames;
+    for (int i = 0; i < N; ++i) {
+      V4l2CapturedFrame f;
+      if (!cap.read_frame(&f, &err)) break;
+      frames.push_back(std::move(f));
+    }
+    check(int(frames.size()) == N, "capture %s: %zu of %d frames captured %s", dev.c_str(),
+          frames.size(), N, err.c_str());
+    data("capture_frames=" + std::to_string(frames.size()) + " device=" + dev +
+         (expect_mplane ? " api=mplane" : " api=single"));
+    if (frames.size() < 2) return;
+    bool sizes = true, nonblank = true, seq = true, ts = true, mono = true;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const auto& f = frames[i];
+      sizes = sizes && f.data.size() == 640u * 480u * 2u;
+      size_t bright = 0;
+      for (size_t k = 0; k < f.data.size(); k += 97) bright += f.data[k] > 16;
+      nonblank = nonblank && bright > 100;
+      mono = mono && f.monotonic;
+      if (i) {
+        seq = seq && f.sequence > frames[i - 1].sequence;
+        ts = ts && f.timestamp_us > frames[i - 1].timestamp_us;
+      }
+    }
+    check(sizes, "capture %s: every frame is 640*480*2 bytes", dev.c_str());
+    check(nonblank, "capture %s: frames carry the test pattern (not blank)", dev.c_str());
+    check(seq, "capture %s: driver sequence numbers increase", dev.c_str());
+    check(ts && mono, "capture %s: driver timestamps are monotonic clock and increase", dev.c_str());
+    const double interval_ms =
+        double(frames.back().timestamp_us - frames.front().timestamp_us) / 1000.0 / (frames.size() - 1);
+    data("capture_interval_ms=" + std::to_string(interval_ms));
+    check(interval_ms > 30 && interval_ms < 60,
+          "capture %s: mean timestamp interval %.1f ms (25 fps = 40 ms)", dev.c_str(), interval_ms);
+  }
+  {
+    // 320x240 is not among the sizes of vivid's webcam input: the driver picks the nearest and
+    // the source reports and delivers that size.
+    V4l2CaptureConfig cfg;
+    cfg.device = dev;
+    cfg.width = 320;
+    cfg.height = 240;
+    cfg.fps = 25;
+    cfg.formats = {V4L2_PIX_FMT_NV12};
+    V4l2Capture cap(cfg);
+    bool ok = cap.open(&err) && cap.start(&err);
+    V4l2CapturedFrame f;
+    ok = ok && cap.read_frame(&f, &err);
+    data("capture_nv12_negotiated=" + std::to_string(cap.width()) + "x" + std::to_string(cap.height()));
+    check(ok && f.format == V4L2_PIX_FMT_NV12 && f.width == cap.width() && f.height == cap.height() &&
+              f.data.size() == size_t(cap.width()) * cap.height() * 3 / 2 && cap.width() > 0,
+          "capture %s: NV12 asked 320x240, negotiated %dx%d, frame of %zu bytes %s", dev.c_str(),
+          cap.width(), cap.height(), f.data.size(), err.c_str());
+  }
+  {
+    V4l2CaptureConfig cfg;
+    cfg.device = dev;
+    cfg.formats = {V4L2_PIX_FMT_MJPEG};
+    V4l2Capture cap(cfg);
+    err.clear();
+    bool opened = cap.open(&err);
+    check(!opened && err.find("MJPEG") != std::string::npos, "capture %s: MJPEG rejected: %s",
+          dev.c_str(), err.c_str());
+  }
+  {
+    // A device that does not have the format: the message lists what it offers.
+    V4l2CaptureConfig cfg;
+    cfg.device = dev;
+    cfg.formats = {V4L2_PIX_FMT_H264};
+    V4l2Capture cap(cfg);
+    err.clear();
+    bool opened = cap.open(&err);
+    check(!opened && err.find("offers") != std::string::npos && err.find("YUYV") != std::string::npos,
+          "capture %s: H264 not offered by vivid, reported: %.120s", dev.c_str(), err.c_str());
+  }
+}
+
+int run_capture(bool expect_mplane) {
+  auto nodes = find_nodes([](const std::string& n) {
+    return n.rfind("vivid-", 0) == 0 && n.find("vid-cap") != std::string::npos;
+  });
+  if (!check(!nodes.empty(), "capture: found a vivid video capture node")) return 1;
+  for (const auto& n : nodes) capture_node(n, expect_mplane);
+  return 0;
+}
+
+// ---------------------------------------------------------------- encoder (vicodec)
+
+struct Enc {
+  V4l2M2mEncoder enc;
+  std::vector<V4l2CodedBuffer> out;
+  std::string err;
+  int next = 0;
+  int w, h;
+  uint32_t fmt;
+  explicit Enc(V4l2EncoderConfig c) : enc(c), w(c.width), h(c.height), fmt(c.input_format) {}
+  bool push() {
+    auto raw = convert(make_i420(w, h, next), w, h, fmt);
+    V4l2RawFrame f{raw.data(), raw.size(), 1000000 + int64_t(next) * 40000};
+    ++next;
+    return enc.encode(f, &out, &err);
+  }
+  // Waits (bounded) until `count` coded buffers have been collected in total.
+  bool wait_for(size_t count) {
+    for (int i = 0; i < 50 && out.size() < count; ++i)
+      if (!enc.poll(100, &out, &err)) return false;
+    return out.size() >= count;
+  }
+};
+
+V4l2EncoderConfig vicodec_config(const std::string& dev, uint32_t input) {
+  V4l2EncoderConfig c;
+  c.device = dev;
+  c.coded_format = V4L2_PIX_FMT_FWHT;
+  c.input_format = input;
+  c.width = 640;
+  c.height = 480;
+  c.fps = 25;
+  c.bitrate_bps = 1000000;
+  c.idr_period = 1000;  // vicodec clamps this to 16: no periodic I-frame within the test
+  c.timeout_ms = 5000;
+  return c;
+}
+
+const V4l2ControlResult* find_control(const V4l2M2mEncoder& e, const std::string& name) {
+  for (const auto& c : e.controls())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+int run_encoder(bool expect_mplane) {
+  auto nodes = find_nodes([](const std::string& n) { return n == "stateful-encoder"; });
+  if (!check(nodes.size() == 1, "encoder: found vicodec's stateful-encoder node")) return 1;
+  const std::string dev = nodes[0];
+  const char* api = expect_mplane ? "mplane" : "single";
+
+  Enc e(vicodec_config(dev, V4L2_PIX_FMT_YUV420));
+  if (!check(e.enc.open(&e.err), "encoder[%s]: open %s FWHT from YU12 640x480 %s", api,
+             dev.c_str(), e.err.c_str()))
+    return 1;
+  check(e.enc.driver() == "vicodec", "encoder[%s]: driver is %s", api, e.enc.driver().c_str());
+  check(e.enc.multiplanar() == expect_mplane, "encoder[%s]: %s-planar API in use", api,
+        e.enc.multiplanar() ? "multi" : "single");
+  const auto* gop = find_control(e.enc, "gop_size");
+  const auto* br = find_control(e.enc, "bitrate");
+  const auto* fk = find_control(e.enc, "force_key_frame");
+  check(gop && gop->applied && gop->value == 16 && gop->detail.find("clamped") != std::string::npos,
+        "encoder[%s]: GOP size applied, clamped to vicodec's maximum: %s", api,
+        gop ? gop->detail.c_str() : "?");
+  check(br && !br->applied && br->detail.find("not supported") != std::string::npos,
+        "encoder[%s]: bitrate control reported missing: %s", api, br ? br->detail.c_str() : "?");
+  check(fk && !fk->applied, "encoder[%s]: FORCE_KEY_FRAME reported missing: %s", api,
+        fk ? fk->detail.c_str() : "?");
+
+  // 1. Frames in, compressed buffers out.
+  bool pushed = true;
+  for (int i = 0; i < 8 && pushed; ++i) pushed = e.push();
+  check(pushed, "encoder[%s]: 8 frames queued %s", api, e.err.c_str());
+  check(e.wait_for(8) && e.out.size() == 8, "encoder[%s]: 8 compressed buffers out (got %zu) %s",
+        api, e.out.size(), e.err.c_str());
+  if (e.out.size() < 8) return 1;
+  bool magic = true, ts = true, smaller = e.out[0].data.size() < 640u * 480u * 3u / 2u;
+  for (int i = 0; i < 8; ++i) {
+    magic = magic && fwht_magic(e.out[i]);
+    ts = ts && e.out[i].timestamp_us == 1000000 + int64_t(i) * 40000;
+    if (i) smaller = smaller && e.out[i].data.size() < 640u * 480u * 3u / 2u / 4u;
+  }
+  check(magic, "encoder[%s]: every buffer is an FWHT frame (magic header)", api);
+  check(ts, "encoder[%s]: OUTPUT timestamps come back on the CAPTURE buffers", api);
+  check(smaller, "encoder[%s]: compressed: I-frame %zu bytes, P-frame %zu bytes (raw 460800)",
+        api, e.out[0].data.size(), e.out[1].data.size());
+  int keys = 0;
+  for (int i = 0; i < 8; ++i) keys += e.out[i].keyframe;
+  check(e.out[0].keyframe && keys == 1, "encoder[%s]: first buffer is the only I-frame (%d of 8)",
+        api, keys);
+  data(std::string("encoder_frames=8 encoder_keyframes=") + std::to_string(keys) + " api=" + api);
+
+  // 2. Force keyframe: no control on vicodec, so the Reset sequence gives the I-frame.
+  e.enc.request_keyframe();
+  bool ok = e.push() && e.push() && e.push() && e.wait_for(11);
+  check(ok && e.out.size() == 11, "encoder[%s]: 3 more frames after a keyframe request (%zu) %s",
+        api, e.out.size(), e.err.c_str());
+  if (e.out.size() >= 11) {
+    check(e.out[8].keyframe && !e.out[9].keyframe && !e.out[10].keyframe,
+          "encoder[%s]: the frame after the request is an I-frame, the next are P-frames", api);
+    check(e.out[8].timestamp_us == 1000000 + 8 * 40000,
+          "encoder[%s]: the forced I-frame is the requested frame (timestamp)", api);
+  }
+  check(e.enc.stats().keyframe_requests == 1 && e.enc.stats().keyframes_forced_by_reset == 1,
+        "encoder[%s]: stats count 1 request answered by the Reset sequence", api);
+  data(std::string("encoder_forced_keyframe=") + (e.out.size() >= 9 && e.out[8].keyframe ? "1" : "0") +
+       " api=" + api);
+
+  // 3. Bitrate while running: vicodec has none; reported, and encoding goes on.
+  e.enc.set_bitrate(500000);
+  ok = e.push() && e.wait_for(12);
+  check(ok && !e.enc.last_bitrate_change().applied &&
+            e.enc.last_bitrate_change().name == "bitrate",
+        "encoder[%s]: runtime bitrate change reported (%s), encoding continues", api,
+        e.enc.last_bitrate_change().detail.c_str());
+
+  // 4. Drain: queue 3 frames, then V4L2_ENC_CMD_STOP; all 3 come out and the LAST flag ends it.
+  // (The encoder resumes by STREAMOFF/STREAMON on CAPTURE, so the next frame is an I-frame.)
+  const size_t before = e.out.size();
+  ok = e.push() && e.push() && e.push();
+  const uint64_t eos_before = e.enc.stats().eos_events;
+  check(ok && !e.out.empty() && !e.out.back().keyframe, "encoder[%s]: P-frames before the drain", api);
+  ok = ok && e.enc.drain(&e.out, &e.err);
+  check(ok, "encoder[%s]: drain ended with a LAST buffer %s", api, e.err.c_str());
+  check(e.out.size() - before == 3, "encoder[%s]: drain delivered the %zu frames queued before it",
+        api, e.out.size() - before);
+  check(e.enc.stats().frames_in == e.enc.stats().buffers_out,
+        "encoder[%s]: every frame in has come out (%llu in, %llu out)", api,
+        (unsigned long long)e.enc.stats().frames_in, (unsigned long long)e.enc.stats().buffers_out);
+  check(e.enc.stats().eos_events > eos_before, "encoder[%s]: V4L2_EVENT_EOS seen after the drain",
+        api);
+  data(std::string("encoder_drained=") + std::to_string(e.out.size() - before) + " api=" + api);
+
+  // 5. After the drain, V4L2_ENC_CMD_START resumes encoding.
+  const size_t after_drain = e.out.size();
+  ok = e.push() && e.push() && e.wait_for(after_drain + 2);
+  check(ok && e.out.size() == after_drain + 2, "encoder[%s]: encoding resumes after drain %s", api,
+        e.err.c_str());
+  if (e.out.size() == after_drain + 2)
+    check(e.out[after_drain].keyframe && !e.out[after_drain + 1].keyframe,
+          "encoder[%s]: the resumed stream starts with an I-frame", api);
+
+  // 6. Recovery: the device fails under the encoder; encode() reopens and goes on.
+  e.enc.device_for_test().break_for_test();
+  const size_t before_fault = e.out.size();
+  ok = e.push() && e.wait_for(before_fault + 1);
+  check(ok && e.enc.stats().reopens == 1, "encoder[%s]: device failure -> reopened (%llu) %s", api,
+        (unsigned long long)e.enc.stats().reopens, e.err.c_str());
+  check(e.out.size() > before_fault && e.out[before_fault].keyframe,
+        "encoder[%s]: the stream after the reopen starts with an I-frame", api);
+  data(std::string("encoder_reopens=") + std::to_string(e.enc.stats().reopens) + " api=" + api);
+  e.enc.close();
+
+  // 7. The other raw input formats.
+  for (uint32_t fmt : {uint32_t(V4L2_PIX_FMT_NV12), uint32_t(V4L2_PIX_FMT_YUYV)}) {
+    Enc x(vicodec_config(dev, fmt));
+    bool good = x.enc.open(&x.err) && x.push() && x.push() && x.wait_for(2);
+    check(good && x.out.size() == 2 && fwht_magic(x.out[0]) && x.out[0].keyframe,
+          "encoder[%s]: %s input encodes (%zu buffers) %s", api, v4l2_fourcc_name(fmt).c_str(),
+          x.out.size(), x.err.c_str());
+  }
+  // 8. Asking vicodec for H.264: a clear refusal naming what it can do.
+  {
+    auto c = vicodec_config(dev, V4L2_PIX_FMT_YUV420);
+    c.coded_format = V4L2_PIX_FMT_H264;
+    V4l2M2mEncoder h(c);
+    std::string err;
+    bool opened = h.open(&err);
+    check(!opened && err.find("H264") != std::string::npos && err.find("FWHT") != std::string::npos,
+          "encoder[%s]: H.264 refused: %s", api, err.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s capture|encoder [--expect-mplane]\n", argv[0]);
+    return 2;
+  }
+  const std::string mode = argv[1];
+  const bool mplane = argc > 2 && std::string(argv[2]) == "--expect-mplane";
+  if (mode == "capture")
+    run_capture(mplane);
+  else if (mode == "encoder")
+    run_encoder(mplane);
+  else {
+    fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+  }
+  printf("HW SUMMARY %s%s pass=%d fail=%d\n", mode.c_str(), mplane ? "-mplane" : "", g_pass, g_fail);
+  return g_fail == 0 && g_pass > 0 ? 0 : 1;
+}
