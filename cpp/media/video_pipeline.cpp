@@ -1,9 +1,10 @@
 // VideoPipeline for the synthetic source: PatternSource -> OpenH264Encoder -> callback, on one
 // media thread paced by CLOCK_MONOTONIC (std::chrono::steady_clock on Linux).
 //
-// Threads: start/stop/request_keyframe/set_bitrate/stats may be called from any thread (stop
-// and start not concurrently with each other, and never from the frame callback). Encoder and
-// source state belong to the media thread; other threads reach it only through atomics.
+// Threads: start/stop/request_keyframe/set_bitrate/stats may be called from any thread (start
+// and stop not concurrently with each other; stop from the frame callback only flags the thread
+// to end). Encoder and source state belong to the media thread; other threads reach it only
+// through atomics.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
