@@ -281,6 +281,21 @@ TEST(VideoPipeline, DestroyingARunningPipelineStopsIt) {
   EXPECT_EQ(collector.size(), after_reset);
 }
 
+TEST(VideoPipeline, StopFromTheFrameCallbackEndsTheStream) {
+  Collector collector;
+  VideoPipeline* self = nullptr;
+  collector.hook = [&](const EncodedFrame& f) {
+    if (f.index == 2) self->stop();  // must not self-join
+  };
+  auto pipeline = make(small(), collector);
+  self = pipeline.get();
+  pipeline->start();
+  collector.wait_for(3);
+  std::this_thread::sleep_for(100ms);  // several frame intervals at 60 fps
+  EXPECT_EQ(collector.size(), 3u);
+  pipeline->stop();  // joins the finished thread
+}
+
 TEST(VideoPipeline, ThrowingCallbackDoesNotStopTheStream) {
   Collector collector;
   collector.hook = [](const EncodedFrame& f) {
