@@ -144,7 +144,8 @@ timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 "${ACCEL[@]}" -m 512 -s
 qrc=$?
 set -e
 log "VM finished in $(( $(date +%s) - start ))s (qemu status $qrc)"
-grep -a '^HW \|KVS-HW-RESULT' "$LOG" | tr -d '\r' || true
+# The guest's lines (the console may put escape sequences in front of a line).
+tr -d '\r' <"$LOG" | LC_ALL=C sed -n -e 's/.*\(HW \(ok\|not ok\|DATA\|SUMMARY\|RUN\|BOOT\) .*\)/\1/p' -e 's/.*\(KVS-HW-RESULT: [A-Z]*\).*/\1/p' || true
 if [ $qrc = 124 ] || [ $qrc = 137 ]; then
   echo "VM timed out after ${VM_TIMEOUT}s; last console lines:"
   tail -n 20 "$LOG" | tr -d '\r'

@@ -166,7 +166,8 @@ void capture_node(const std::string& dev, bool expect_mplane) {
     check(ts && mono, "capture %s: driver timestamps are monotonic clock and increase", dev.c_str());
     const double interval_ms =
         double(frames.back().timestamp_us - frames.front().timestamp_us) / 1000.0 / (frames.size() - 1);
-    data("capture_interval_ms=" + std::to_string(interval_ms));
+    data("capture_interval_ms=" + std::to_string(interval_ms) +
+         (expect_mplane ? " api=mplane" : " api=single"));
     check(interval_ms > 30 && interval_ms < 60,
           "capture %s: mean timestamp interval %.1f ms (25 fps = 40 ms)", dev.c_str(), interval_ms);
   }

@@ -1,0 +1,121 @@
+// The V4L2 capture source and M2M encoder against real Linux kernel drivers: Debian's kernel
+// booted under qemu runs the static test binary (cpp/test/hw/v4l2_hw_check.cpp) against vivid
+// (capture) and vicodec (stateful FWHT encoder), in single- and multi-planar modes.
+// scripts/qemu/run-v4l2-test.sh builds and boots everything; this file asserts on what the guest
+// reported. Skipped, with the reason, when qemu or the kernel packages are missing.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const script = join(root, 'scripts', 'qemu', 'run-v4l2-test.sh');
+const VM_TIMEOUT_S = 200; // qemu itself (inside the script, killed by `timeout`)
+const HARD_TIMEOUT_MS = 280_000; // the whole script: build + boot; the process group is killed
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  killed: boolean;
+}
+
+function runScript(): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', [script], {
+      cwd: root,
+      detached: true, // own process group, so the kill below reaches qemu too
+      env: { ...process.env, KVS_QEMU_TIMEOUT: String(VM_TIMEOUT_S) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      killed = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }, HARD_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, killed });
+    });
+  });
+}
+
+const run = await runScript();
+const skip = /^SKIP: (.*)$/m.exec(run.stdout);
+
+if (run.code === 77 && skip) {
+  t.comment(`skipped: ${skip[1]}`);
+  t.pass(`skipped: ${skip[1]}`, { skip: skip[1] });
+} else {
+  const lines = run.stdout.split('\n');
+  const summaries = new Map<string, { pass: number; fail: number }>();
+  for (const l of lines) {
+    const m = /^HW SUMMARY (\S+) pass=(\d+) fail=(\d+)/.exec(l);
+    if (m) summaries.set(m[1]!, { pass: Number(m[2]), fail: Number(m[3]) });
+  }
+  // "HW DATA k=v k=v ... api=single|mplane" -> data[api][k] = v
+  const data: Record<string, Record<string, string>> = {};
+  for (const l of lines) {
+    if (!l.startsWith('HW DATA ')) continue;
+    const kv = Object.fromEntries(
+      l.slice(8).trim().split(/\s+/).map((p) => p.split('=') as [string, string]),
+    );
+    const api = kv['api'] ?? 'any';
+    data[api] = { ...(data[api] ?? {}), ...kv };
+  }
+
+  t.test('the VM booted, ran every phase and powered off in time', async (t) => {
+    t.notOk(run.killed, `script finished within ${HARD_TIMEOUT_MS / 1000}s`);
+    t.match(run.stdout, /HW BOOT kernel 6\.1\./, 'the guest booted Debian 6.1 kernel');
+    for (const phase of ['capture', 'capture-mplane', 'encoder', 'encoder-mplane'])
+      t.ok(summaries.has(phase), `phase ${phase} reported a summary`);
+    t.match(run.stdout, /KVS-HW-RESULT: PASS/, 'guest result line says PASS');
+    t.equal(run.code, 0, 'script exit status');
+    if (run.code !== 0) t.comment(run.stdout.slice(-4000) + '\n' + run.stderr.slice(-2000));
+  });
+
+  t.test('no check inside the VM failed', async (t) => {
+    const failed = lines.filter((l) => l.startsWith('HW not ok'));
+    t.same(failed, [], 'failed guest checks');
+    const minimum: Record<string, number> = {
+      capture: 15,
+      'capture-mplane': 15,
+      encoder: 30,
+      'encoder-mplane': 30,
+    };
+    for (const [phase, min] of Object.entries(minimum)) {
+      const s = summaries.get(phase);
+      t.ok(s && s.fail === 0 && s.pass >= min, `${phase}: ${s?.pass ?? 0} passed (>= ${min}), ${s?.fail ?? '?'} failed`);
+    }
+  });
+
+  t.test('vivid capture: frames, size, rate, timestamps', async (t) => {
+    for (const api of ['single', 'mplane']) {
+      const d = data[api] ?? {};
+      t.equal(d['capture_frames'], '10', `${api}: 10 frames captured from vivid`);
+      const interval = Number(d['capture_interval_ms']);
+      t.ok(interval > 30 && interval < 60, `${api}: driver timestamps ${interval.toFixed(1)} ms apart at 25 fps`);
+    }
+    t.equal(data['any']?.['capture_nv12_negotiated'], '320x180', 'NV12 320x240 request negotiated to a size vivid offers');
+  });
+
+  t.test('vicodec M2M encoder: frames in, buffers out, keyframe, drain, recovery', async (t) => {
+    for (const api of ['single', 'mplane']) {
+      const d = data[api] ?? {};
+      t.equal(d['encoder_frames'], '8', `${api}: 8 raw frames in -> 8 compressed buffers out`);
+      t.equal(d['encoder_keyframes'], '1', `${api}: only the first of them is an I-frame`);
+      t.equal(d['encoder_forced_keyframe'], '1', `${api}: a keyframe request gives an I-frame next`);
+      t.equal(d['encoder_drained'], '3', `${api}: drain (V4L2_ENC_CMD_STOP -> LAST) returns the 3 queued frames`);
+      t.equal(d['encoder_reopens'], '1', `${api}: a failed device is reopened once and encoding goes on`);
+    }
+  });
+}
