@@ -68,3 +68,74 @@ export async function ourClient(
   });
   return { cp, client };
 }
+
+export interface RawResult {
+  ws?: WsWebSocket;
+  /** Every JSON frame received, collected from the first one on. */
+  frames: Array<Record<string, unknown>>;
+  status?: number;
+  errorType?: string;
+  body?: string;
+  protocol?: string;
+}
+
+/** A bare `ws` connection with a URL presigned by presignSignalingUrl (for crafting frames). */
+export async function rawConnect(
+  svc: LocalKvsService,
+  o: {
+    channel: string;
+    clientId?: string;
+    expiresInSec?: number;
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    signingDate?: Date;
+    protocols?: string[];
+    mutateUrl?: (url: string) => string;
+  },
+): Promise<RawResult> {
+  const { presignSignalingUrl } = await import('../../ts/kvs/presign.js');
+  let url = await presignSignalingUrl({
+    endpoint: svc.wssEndpoint,
+    region: svc.region,
+    credentials: o.credentials ?? svc.credentials,
+    channelArn: svc.channelArn(o.channel),
+    ...(o.clientId === undefined ? {} : { clientId: o.clientId }),
+    signingDate: o.signingDate ?? new Date(),
+    ...(o.expiresInSec === undefined ? {} : { expiresInSec: o.expiresInSec }),
+  });
+  if (o.mutateUrl) url = o.mutateUrl(url);
+  return new Promise<RawResult>((resolve) => {
+    const ws = new WsWebSocket(url, o.protocols ?? [], svc.caCert ? { ca: svc.caCert } : {});
+    const frames = collect(ws);
+    ws.once('open', () => resolve({ ws, frames, protocol: ws.protocol }));
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const h = res.headers['x-amzn-errortype'];
+        resolve({
+          frames,
+          status: res.statusCode ?? 0,
+          ...(typeof h === 'string' ? { errorType: h } : {}),
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        ws.terminate();
+      });
+    });
+    ws.once('error', (err) => resolve({ frames, status: -1, body: err.message }));
+  });
+}
+
+/** Collects every JSON frame a raw socket receives. */
+export function collect(ws: WsWebSocket): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  ws.on('message', (d: Buffer) => {
+    try {
+      out.push(JSON.parse(d.toString('utf8')) as Record<string, unknown>);
+    } catch {
+      out.push({ unparsable: d.toString('utf8') });
+    }
+  });
+  return out;
+}
+
+export const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64');

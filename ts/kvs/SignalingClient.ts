@@ -254,12 +254,12 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       if (this.isClosed()) return;
       try {
         const refresh = failuresInRow >= (this.opts.refreshEndpointAfterFailures ?? 2);
-        const ws = await this.connectOnce(refresh);
+        const { ws, early } = await this.connectOnce(refresh);
         if (this.isClosed()) {
           this.closeSocket(ws, 1000, 'client closed');
           return;
         }
-        this.adopt(ws, reason);
+        this.adopt(ws, early, reason);
         return;
       } catch (e) {
         const err = e instanceof KvsError ? e : new KvsError('ERR_KVS_CONNECT', errorMessage(e), { cause: e });
@@ -295,7 +295,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   }
 
   /** One attempt: credentials, presign, WebSocket handshake. */
-  private async connectOnce(refreshEndpoint: boolean): Promise<WebSocket> {
+  private async connectOnce(refreshEndpoint: boolean): Promise<{ ws: WebSocket; early: Array<[RawData, boolean]> }> {
     const endpoint = await this.opts.resolveEndpoint({ refresh: refreshEndpoint }).catch((err: unknown) => {
       throw err instanceof KvsError ? err : new KvsError('ERR_KVS_CONNECT', `resolving the signaling endpoint: ${errorMessage(err)}`, { cause: err });
     });
@@ -309,7 +309,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       signingDate: this.clock.now(),
       expiresInSec: this.opts.presignExpiresSec ?? 299,
     });
-    return new Promise<WebSocket>((resolve, reject) => {
+    return new Promise<{ ws: WebSocket; early: Array<[RawData, boolean]> }>((resolve, reject) => {
       const ws = new WebSocket(url, { handshakeTimeout: this.opts.openTimeoutMs ?? 10_000, ...this.opts.wsOptions });
       const fail = (err: KvsError): void => {
         ws.removeAllListeners();
@@ -317,9 +317,15 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         ws.terminate();
         reject(err);
       };
+      // Frames can arrive right behind the handshake (e.g. offers the service kept for an
+      // absent master): hold them until adopt() attaches the real handler.
+      const early: Array<[RawData, boolean]> = [];
+      ws.on('message', (data: RawData, isBinary: boolean) => early.push([data, isBinary]));
       ws.once('open', () => {
-        ws.removeAllListeners();
-        resolve(ws);
+        ws.removeAllListeners('unexpected-response');
+        ws.removeAllListeners('error');
+        ws.on('error', () => undefined);
+        resolve({ ws, early });
       });
       ws.once('unexpected-response', (_req, res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -364,10 +370,11 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   }
 
   /** Makes `ws` the live connection; the previous one (make-before-break) is closed. */
-  private adopt(ws: WebSocket, reason: string): void {
+  private adopt(ws: WebSocket, early: Array<[RawData, boolean]>, reason: string): void {
     const previous = this.current;
     const cand: Candidate = { ws, openedAt: Date.now() };
     this.current = cand;
+    ws.removeAllListeners('message');
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     let pongPending = false;
     ws.on('pong', () => {
@@ -402,6 +409,9 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (previous) this.closeSocket(previous.ws, 1000, 'replaced by a new connection');
     this.emit('open', { reconnect: wasConnected, reason });
     this.settleWaiters();
+    for (const [data, isBinary] of early.splice(0)) this.onMessage(data, isBinary);
+    // It may have closed between the handshake and now, before our close handler was there.
+    if (ws.readyState !== WebSocket.OPEN && this.current === cand) this.onSocketClose(cand, 1006, 'closed during setup');
   }
 
   private closeSocket(ws: WebSocket, code: number, reason: string): void {

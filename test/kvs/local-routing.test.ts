@@ -1,0 +1,169 @@
+import t from 'tap';
+import { WebSocket } from 'ws';
+import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
+import { b64, next, rawConnect, waitFor } from './helpers.js';
+
+async function service(t: Tap.Test | { teardown: (f: () => unknown) => void }, extra = {}): Promise<LocalKvsService> {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['ch'], closeGraceMs: 50, ...extra });
+  t.teardown(() => svc.close());
+  return svc;
+}
+
+const inbox = new WeakMap<WebSocket, Array<Record<string, unknown>>>();
+
+async function open(svc: LocalKvsService, clientId?: string, protocols?: string[]): Promise<WebSocket> {
+  const r = await rawConnect(svc, { channel: 'ch', ...(clientId ? { clientId } : {}), ...(protocols ? { protocols } : {}) });
+  if (!r.ws) throw new Error(`connect ${clientId ?? 'master'} failed: ${r.status} ${r.errorType} ${r.body}`);
+  inbox.set(r.ws, r.frames);
+  return r.ws;
+}
+
+/** Frames received by a socket from `open` (collected from its first frame). */
+function framesOf(ws: WebSocket): Array<Record<string, unknown>> {
+  return inbox.get(ws) ?? [];
+}
+
+t.test('presigned upgrade: bad, expired, missing signatures are 403 with the AWS error shape; 7-day expiry accepted', async (t) => {
+  const svc = await service(t);
+  const wrong = await rawConnect(svc, { channel: 'ch', credentials: { accessKeyId: svc.credentials.accessKeyId, secretAccessKey: 'nope' } });
+  t.equal(wrong.status, 403);
+  t.equal(wrong.errorType, 'InvalidSignatureException');
+  t.match(JSON.parse(wrong.body ?? '{}'), { message: /signature we calculated does not match/ });
+
+  const tampered = await rawConnect(svc, { channel: 'ch', clientId: 'v1', mutateUrl: (u) => u.replace('X-Amz-ClientId=v1', 'X-Amz-ClientId=v2') });
+  t.equal(tampered.status, 403, 'changing a signed query parameter breaks the signature');
+
+  const expired = await rawConnect(svc, { channel: 'ch', signingDate: new Date(Date.now() - 600_000), expiresInSec: 299 });
+  t.equal(expired.status, 403);
+  t.match(expired.body, /Signature expired/);
+
+  const week = await rawConnect(svc, { channel: 'ch', signingDate: new Date(Date.now() - 6 * 86_400_000), expiresInSec: 604_800 });
+  t.ok(week.ws, 'X-Amz-Expires=604800 (the C SDK) signed 6 days ago is accepted');
+  week.ws?.close();
+
+  const tooLong = await rawConnect(svc, {
+    channel: 'ch',
+    expiresInSec: 604_800,
+    mutateUrl: (u) => u.replace('X-Amz-Expires=604800', 'X-Amz-Expires=604801'),
+  });
+  t.equal(tooLong.status, 403);
+  t.equal(tooLong.errorType, 'AuthorizationQueryParametersError');
+
+  const missing = await rawConnect(svc, { channel: 'ch', mutateUrl: (u) => u.split('?')[0] ?? u });
+  t.equal(missing.status, 403);
+  t.equal(missing.errorType, 'MissingAuthenticationTokenException');
+
+  const noChannel = await rawConnect(svc, { channel: 'other' });
+  t.equal(noChannel.status, 404);
+  t.equal(noChannel.errorType, 'ResourceNotFoundException');
+
+  const sub = await rawConnect(svc, { channel: 'ch', protocols: ['wss'] });
+  t.equal(sub.protocol, 'wss', 'the C SDK subprotocol "wss" is accepted');
+  sub.ws?.close();
+});
+
+t.test('routing: PascalCase keys, viewers isolated, STATUS_RESPONSE only with correlationId, 10 KB limit, bad frames', async (t) => {
+  const svc = await service(t);
+  const errors: string[] = [];
+  svc.on('protocolError', (_p, _type, description) => errors.push(description));
+  const master = await open(svc);
+  const mIn = framesOf(master);
+  const v1 = await open(svc, 'v1');
+  const v1In = framesOf(v1);
+  const v2 = await open(svc, 'v2');
+  const v2In = framesOf(v2);
+  t.teardown(() => [master, v1, v2].forEach((w) => w.terminate()));
+
+  // C SDK style: PascalCase keys
+  v1.send(JSON.stringify({ action: 'SDP_OFFER', MessagePayload: b64({ type: 'offer', sdp: 'o1' }), CorrelationId: 'c-1' }));
+  t.ok(await waitFor(() => mIn.length === 1), 'master got the offer');
+  t.match(mIn[0], { senderClientId: 'v1', messageType: 'SDP_OFFER', messagePayload: b64({ type: 'offer', sdp: 'o1' }) });
+
+  master.send(JSON.stringify({ Action: 'SDP_ANSWER', RecipientClientId: 'v1', MessagePayload: b64({ type: 'answer', sdp: 'a1' }) }));
+  t.ok(await waitFor(() => v1In.length === 1), 'v1 got the answer');
+  t.match(v1In[0], { messageType: 'SDP_ANSWER' });
+
+  // a viewer cannot reach another viewer
+  v1.send(JSON.stringify({ action: 'ICE_CANDIDATE', recipientClientId: 'v2', messagePayload: b64({ candidate: 'x' }), correlationId: 'c-2' }));
+  t.ok(await waitFor(() => v1In.length === 2));
+  t.match(v1In[1], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-2', errorType: 'InvalidArgumentException' } });
+
+  // master to an unknown recipient
+  master.send(JSON.stringify({ action: 'SDP_ANSWER', recipientClientId: 'ghost', messagePayload: b64({ sdp: 'x' }), correlationId: 'c-3' }));
+  t.ok(await waitFor(() => mIn.length === 2));
+  t.match(mIn[1], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-3', description: /ghost is not connected/ } });
+
+  // payload over 10 KB
+  const big = Buffer.alloc(11 * 1024, 'a').toString('base64');
+  v1.send(JSON.stringify({ action: 'SDP_OFFER', messagePayload: big, correlationId: 'c-4' }));
+  t.ok(await waitFor(() => v1In.length === 3));
+  t.match(v1In[2], { statusResponse: { correlationId: 'c-4', description: /more than the limit of 10240/ } });
+
+  // unknown action with and without correlation id; non-JSON; binary
+  v2.send(JSON.stringify({ action: 'HELLO', messagePayload: b64({}), correlationId: 'c-5' }));
+  v2.send(JSON.stringify({ action: 'HELLO', messagePayload: b64({}) }));
+  v2.send('this is not json');
+  v2.send(Buffer.from([1, 2, 3]), { binary: true });
+  t.ok(await waitFor(() => errors.length >= 7), 'every bad frame was noticed');
+  t.equal(v2In.length, 1, 'only the message with a correlationId got a STATUS_RESPONSE');
+  t.match(v2In[0], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-5', description: /unknown action/ } });
+  t.ok(errors.some((e) => /not JSON/.test(e)));
+
+  // everyone is still connected and routing still works
+  v2.send(JSON.stringify({ action: 'SDP_OFFER', messagePayload: b64({ type: 'offer', sdp: 'o2' }) }));
+  t.ok(await waitFor(() => mIn.some((m) => m['senderClientId'] === 'v2')), 'v2 still reaches the master');
+  t.equal(v1In.filter((m) => m['messageType'] !== 'STATUS_RESPONSE').length, 1, 'v1 never saw v2 traffic');
+  t.same(svc.peers('ch'), { master: true, viewers: ['v1', 'v2'] });
+});
+
+t.test('limits: 10 viewers, the 11th refused with ClientLimitExceeded; a new master replaces the old', async (t) => {
+  const svc = await service(t);
+  const sockets: WebSocket[] = [];
+  t.teardown(() => sockets.forEach((w) => w.terminate()));
+  for (let i = 0; i < 10; i++) sockets.push(await open(svc, `viewer-${i}`));
+  const eleventh = await rawConnect(svc, { channel: 'ch', clientId: 'viewer-10' });
+  t.equal(eleventh.status, 400);
+  t.equal(eleventh.errorType, 'ClientLimitExceededException');
+  t.match(eleventh.body, /ClientLimitExceeded/);
+  const again = await open(svc, 'viewer-3');
+  sockets.push(again);
+  t.pass('a viewer reconnecting with its own id replaces itself even at the limit');
+
+  const m1 = await open(svc);
+  const m1Closed = next<[number, Buffer]>(m1, 'close');
+  const m2 = await open(svc);
+  sockets.push(m1, m2);
+  const [code, reason] = await m1Closed;
+  t.equal(code, 1000);
+  t.match(reason.toString(), /replaced by a new master/);
+  t.equal(m2.readyState, WebSocket.OPEN);
+});
+
+t.test('messages for an absent master wait for the message TTL; idle timeout; GO_AWAY on shutdown', async (t) => {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['ch'], idleTimeoutMs: 300, closeGraceMs: 50 });
+  let closed = false;
+  t.teardown(() => (closed ? undefined : svc.close()));
+  const v = await open(svc, 'early');
+  v.send(JSON.stringify({ action: 'SDP_OFFER', messagePayload: b64({ type: 'offer', sdp: 'before-master' }) }));
+  await new Promise((r) => setTimeout(r, 50));
+  const m = await open(svc);
+  const mIn = framesOf(m);
+  t.ok(await waitFor(() => mIn.length === 1), 'the master got the offer sent before it connected');
+  t.match(mIn[0], { senderClientId: 'early', messageType: 'SDP_OFFER' });
+
+  // the idle viewer is dropped, the pinging master stays
+  const vClosed = next<[number, Buffer]>(v, 'close');
+  const pinger = setInterval(() => m.ping(), 50);
+  const [code, why] = await vClosed;
+  t.equal(code, 1000);
+  t.match(why.toString(), /idle/);
+  t.equal(m.readyState, WebSocket.OPEN, 'pings keep a connection alive');
+  clearInterval(pinger);
+
+  const goAway = waitFor(() => mIn.some((x) => x['messageType'] === 'GO_AWAY'));
+  const mClosed = next(m, 'close');
+  closed = true;
+  await svc.close();
+  t.ok(await goAway, 'GO_AWAY before shutdown');
+  await mClosed;
+});
