@@ -45,6 +45,7 @@ Napi::Value certificate_fingerprint(const Napi::CallbackInfo& info) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   napi_add_env_cleanup_hook(env, cleanup, nullptr);
+  rtc::NetworkThread::instance().warm_up();
   PeerConnectionWrap::init(env, exports);
   VideoTrackWrap::init(env, exports);
   exports.Set("setLogLevel", Napi::Function::New(env, set_log_level));

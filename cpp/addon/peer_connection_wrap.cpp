@@ -136,6 +136,11 @@ PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
   } else if (!la.IsUndefined() && !la.IsNull()) {
     throw_type_error(env, "PeerConnection: localAddresses must be an array of IP addresses");
   }
+  std::string role = string_option(env, o, "dtlsRole");
+  if (role == "client") config.dtls_role = rtc::PeerConfig::DtlsRole::kClient;
+  else if (role == "server") config.dtls_role = rtc::PeerConfig::DtlsRole::kServer;
+  else if (!role.empty() && role != "auto")
+    throw_type_error(env, "PeerConnection: dtlsRole must be \"auto\", \"client\" or \"server\", got \"" + role + "\"");
   Napi::Value wg = o.Get("waitForGathering");
   config.wait_for_gathering = wg.IsBoolean() && wg.As<Napi::Boolean>().Value();
   id_ = config.id;

@@ -2,6 +2,11 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
+
+#include "dtls_transport.h"
+#include "log.h"
+#include "srtp_session.h"
 
 namespace kvs::rtc {
 namespace {
@@ -72,6 +77,14 @@ void NetworkThread::invoke(const std::function<void()>& fn) {
   });
   std::unique_lock<std::mutex> lock(m);
   cv.wait(lock, [&] { return done || stopped_.load(); });
+}
+
+void NetworkThread::warm_up() {
+  post([] {
+    (void)Certificate::instance();
+    std::string error;
+    if (!srtp_library_init(&error)) KVS_ERROR("engine", "%s", error.c_str());
+  });
 }
 
 void NetworkThread::stop() {

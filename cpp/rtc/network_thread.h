@@ -20,6 +20,9 @@ class NetworkThread {
   void post(std::function<void()> fn);
   // Runs fn on the network thread and waits for it. Must not be called from the network thread.
   void invoke(const std::function<void()>& fn);
+  // Does the once-per-process work (DTLS certificate, SRTP self-tests) on the network thread
+  // ahead of the first viewer. Returns at once.
+  void warm_up();
   // Stops the loop and joins the thread; later post() calls are dropped. Idempotent.
   void stop();
 

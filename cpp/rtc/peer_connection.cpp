@@ -87,6 +87,13 @@ PeerConnection::~PeerConnection() { close(); }
 
 void PeerConnection::add_track(std::shared_ptr<VideoTrack> track) { track_ = std::move(track); }
 
+// RFC 5763 5: the offerer's a=setup decides, or leaves the choice to us with actpass.
+bool PeerConnection::dtls_client_for(const std::string& remote_setup) const {
+  if (remote_setup == "active") return false;
+  if (remote_setup == "passive") return true;
+  return config_.dtls_role != PeerConfig::DtlsRole::kServer;
+}
+
 double PeerConnection::since_offer_ms() const { return (now_us() - offer_time_us_) / 1000.0; }
 
 void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback done) {
@@ -108,7 +115,10 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
     return;
   }
   bool first = !ice_;
-  if (first) offer_time_us_ = now_us();
+  if (first) {
+    offer_time_us_ = now_us();
+    if (track_) track_->warm_up();  // encoding while ICE and DTLS run: an IDR right after
+  }
   SessionDescription answer;
   if (auto err = apply_offer(offer, &answer)) {
     KVS_WARN(config_.id, "%s", err->message.c_str());
@@ -125,7 +135,7 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
       done(PeerError{ErrorCode::kIce, error}, "");
       return;
     }
-    bool client = remote.setup != "active";  // actpass or passive -> we are active (RFC 5763 5)
+    bool client = dtls_client_for(remote.setup);
     dtls_ = std::make_unique<DtlsTransport>(this, NetworkThread::instance().context(), config_.id,
                                             client, remote.fingerprint_algorithm, remote.fingerprint);
     ice_->set_remote_credentials(remote.ice_ufrag, remote.ice_pwd);
@@ -201,7 +211,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
 
   std::string ufrag, pwd;
   if (ice_) ice_->local_credentials(&ufrag, &pwd);
-  bool dtls_client = dtls_ ? dtls_->is_client() : t.setup != "active";
+  bool dtls_client = dtls_ ? dtls_->is_client() : dtls_client_for(t.setup);
 
   answer->session_id = answer_.session_id ? answer_.session_id : (random_value<uint64_t>() >> 2);
   answer->session_version = ++session_version_;

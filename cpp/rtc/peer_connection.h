@@ -33,6 +33,9 @@ struct PeerConfig {
   std::string id;
   IceOptions ice;
   bool wait_for_gathering = false;
+  // Our DTLS role when the offer leaves it to us (a=setup:actpass). RFC 8842 5.3 recommends
+  // the answerer be active (client); kServer makes it passive.
+  enum class DtlsRole { kAuto, kClient, kServer } dtls_role = DtlsRole::kAuto;
 };
 
 struct PeerStats {
@@ -88,6 +91,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   void send_sender_report();
   static gboolean on_report_timer(gpointer self);
   double since_offer_ms() const;
+  bool dtls_client_for(const std::string& remote_setup) const;
 
   // IceTransport::Listener
   void on_ice_candidate(const std::string& candidate) override;

@@ -8,7 +8,9 @@
 namespace kvs::rtc {
 namespace {
 
-bool ensure_srtp_init(std::string* error) {
+}  // namespace
+
+bool srtp_library_init(std::string* error) {
   static std::once_flag once;
   static srtp_err_status_t status = srtp_err_status_ok;
   std::call_once(once, [] { status = srtp_init(); });
@@ -19,8 +21,6 @@ bool ensure_srtp_init(std::string* error) {
   return true;
 }
 
-}  // namespace
-
 size_t srtp_key_length(SrtpProfile) { return 16; }
 size_t srtp_salt_length(SrtpProfile p) { return p == SrtpProfile::kAeadAes128Gcm ? 12 : 14; }
 
@@ -30,7 +30,7 @@ SrtpSession::~SrtpSession() {
 
 bool SrtpSession::init(Direction dir, SrtpProfile profile, const uint8_t* key, size_t key_len,
                        std::string* error) {
-  if (!ensure_srtp_init(error)) return false;
+  if (!srtp_library_init(error)) return false;
   if (key_len != srtp_key_length(profile) + srtp_salt_length(profile)) {
     *error = "SRTP key material has the wrong length";
     return false;

@@ -19,6 +19,10 @@ enum class SrtpProfile : uint16_t {
 size_t srtp_key_length(SrtpProfile p);
 size_t srtp_salt_length(SrtpProfile p);
 
+// libsrtp2's one-time initialization (it runs the crypto self-tests: hundreds of ms on small
+// boards). Called by the engine's warm-up so the first viewer does not pay for it. Idempotent.
+bool srtp_library_init(std::string* error);
+
 // Room an SRTP/SRTCP packet may need past its plaintext size (auth tag, SRTCP index).
 constexpr size_t kSrtpMaxTrailer = 144;
 

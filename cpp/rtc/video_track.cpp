@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "log.h"
 #include "network_thread.h"
 
 namespace kvs::rtc {
@@ -45,11 +46,13 @@ void VideoTrack::subscribe(Subscriber* s) {
   if (std::find(subscribers_.begin(), subscribers_.end(), s) != subscribers_.end()) return;
   subscribers_.push_back(s);
   subscriber_count_ = subscribers_.size();
-  // The encoder runs only while someone watches... and from the first subscriber on.
-  if (!started_.exchange(true)) {
-    std::lock_guard<std::mutex> lock(pipeline_mutex_);
-    if (!closed_) pipeline_->start();
-  }
+  warm_up();
+}
+
+void VideoTrack::warm_up() {
+  if (started_.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(pipeline_mutex_);
+  if (!closed_) pipeline_->start();
 }
 
 void VideoTrack::unsubscribe(Subscriber* s) {
@@ -72,6 +75,7 @@ const RtpPayload* VideoTrack::find_packet(uint64_t index, uint32_t* rtp_timestam
 void VideoTrack::request_keyframe(bool urgent) {
   if (!urgent && now_us() - last_keyframe_us_.load() < kKeyframeMinIntervalUs) return;
   if (keyframe_pending_.exchange(true)) return;  // the IDR on its way serves this request too
+  KVS_DEBUG("track", "keyframe requested%s", urgent ? " (urgent)" : "");
   pipeline_->request_keyframe();
 }
 
@@ -86,6 +90,8 @@ VideoTrackStats VideoTrack::stats() const {
 }
 
 void VideoTrack::on_encoded(media::EncodedFramePtr frame) {
+  KVS_DEBUG("track", "frame %llu%s %zu bytes", static_cast<unsigned long long>(frame->index),
+            frame->keyframe ? " IDR" : "", frame->data.size());
   if (frame->keyframe) {
     keyframe_pending_ = false;
     last_keyframe_us_ = now_us();

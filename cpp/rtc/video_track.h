@@ -42,6 +42,10 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   static std::shared_ptr<VideoTrack> create(const media::VideoConfig& config, std::string* error);
   ~VideoTrack();
 
+  // Starts the encoder before anyone subscribes, so that a viewer still connecting gets an IDR
+  // within one frame interval of its DTLS handshake. Idempotent; thread-safe.
+  void warm_up();
+
   // Network thread only.
   void subscribe(Subscriber* s);
   void unsubscribe(Subscriber* s);

@@ -47,6 +47,8 @@ export interface PeerConnectionOptions {
   localAddresses?: string[];
   /** Resolve setRemoteOffer only when gathering is complete, with every candidate in the answer. */
   waitForGathering?: boolean;
+  /** Our DTLS role when the offer says a=setup:actpass ('auto' = client, as RFC 8842 recommends). */
+  dtlsRole?: 'auto' | 'client' | 'server';
 }
 
 export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
