@@ -131,7 +131,8 @@ t.test('a flood is rate-limited, answered or dropped, never queued without bound
   t.ok(limited > 0, `some requests were limited (${limited})`);
   t.ok(answered <= 5 + Math.ceil(elapsedSec * 2) + 1, `served ${answered} <= burst + rate x ${elapsedSec.toFixed(2)} s`);
   t.equal(d.controller.keyframes, answered, 'only served requests acted');
-  const rej = w.seen.filter((m) => m.topic.endsWith('/rejected'));
+  // The device has answered; wait for its rejections to reach the watcher (bounded).
+  const rej = await w.waitCount((m) => m.topic.endsWith('/rejected'), limited - d.remote.dropped);
   t.ok(rej.length > 0 && rej.every((m) => (m.body['error'] as { code: string }).code === 'ERR_RATE_LIMITED'), 'limited ones got ERR_RATE_LIMITED or nothing');
   t.equal(rej.length + d.remote.dropped, limited, 'rejections + silent drops = limited');
   // Once the bucket refills the device serves again.
@@ -185,3 +186,34 @@ for (const protocol of ['5', '4'] as const) {
     t.match(await fleet.status(id), { online: false, state: 'offline' }, 'a new subscriber sees offline (retained)');
   });
 }
+
+t.test('the device reconnects after the broker restarts and republishes its status', async (t) => {
+  const own = await startBroker();
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-reconnect-'));
+  dirs.push(dir);
+  const store = new ConfigStore(join(dir, 'config.json'), { allowMissing: true, env: {} });
+  store.save({ deviceId: 'dev-reconnect', mqtt: { enabled: true, url: own.url } });
+  const remote = new RemoteControl({ deviceId: 'dev-reconnect', mqtt: store.config.mqtt, controller: new MemoryController(store) });
+  let connects = 0;
+  let disconnects = 0;
+  remote.on('connected', () => connects++);
+  remote.on('disconnected', () => disconnects++);
+  await remote.start(15_000);
+  let second = own;
+  t.teardown(async () => {
+    await remote.stop();
+    await second.stop();
+  });
+  await own.stop();
+  const until1 = Date.now() + 10_000;
+  while (disconnects === 0 && Date.now() < until1) await new Promise((r) => setTimeout(r, 25));
+  t.equal(disconnects, 1, 'noticed the broker going away');
+  second = await startBroker(own.port);
+  const until2 = Date.now() + 60_000;
+  while (connects < 2 && Date.now() < until2) await new Promise((r) => setTimeout(r, 50));
+  t.equal(connects, 2, 'reconnected');
+  const fleet = await FleetClient.connect({ url: second.url });
+  t.teardown(() => fleet.close());
+  t.match(await fleet.status('dev-reconnect'), { online: true }, 'status republished (the new broker had none)');
+  t.match(await fleet.send('dev-reconnect', 'ping'), { pong: true }, 'serving commands again');
+});
