@@ -257,7 +257,7 @@ void DtlsTransport::drain_application_data() {
     if (err == SSL_ERROR_ZERO_RETURN) {
       KVS_INFO(id_, "DTLS close_notify received");
       state_ = State::kClosed;
-      listener_->on_dtls_failed("the remote peer closed DTLS");
+      listener_->on_dtls_closed();
     }
     ERR_clear_error();
     return;

@@ -47,6 +47,7 @@ class DtlsTransport {
     virtual void on_dtls_send(const uint8_t* data, size_t size) = 0;
     virtual void on_dtls_connected(const SrtpKeys& keys) = 0;
     virtual void on_dtls_failed(const std::string& reason) = 0;
+    virtual void on_dtls_closed() = 0;  // close_notify from the remote peer
     virtual void on_dtls_data(const uint8_t* data, size_t size) {}
   };
 

@@ -54,6 +54,11 @@ void NetworkThread::post(std::function<void()> fn) {
     fn();
     return;
   }
+  post_later(std::move(fn));
+}
+
+void NetworkThread::post_later(std::function<void()> fn) {
+  if (stopped_) return;
   GSource* src = g_idle_source_new();
   g_source_set_priority(src, G_PRIORITY_DEFAULT);
   g_source_set_callback(src, run_task, new std::function<void()>(std::move(fn)), free_task);

@@ -18,6 +18,8 @@ class NetworkThread {
   bool on_thread() const { return std::this_thread::get_id() == thread_id_; }
   // Runs fn on the network thread (at once when called from it). Thread-safe.
   void post(std::function<void()> fn);
+  // Queues fn for a later iteration of the loop, even when called from the network thread.
+  void post_later(std::function<void()> fn);
   // Runs fn on the network thread and waits for it. Must not be called from the network thread.
   void invoke(const std::function<void()>& fn);
   // Does the once-per-process work (DTLS certificate, SRTP self-tests) on the network thread

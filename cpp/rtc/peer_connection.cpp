@@ -117,7 +117,12 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
   bool first = !ice_;
   if (first) {
     offer_time_us_ = now_us();
-    if (track_) track_->warm_up();  // encoding while ICE and DTLS run: an IDR right after
+    if (track_) {
+      // Encode while ICE and DTLS run, starting from a fresh IDR: at DTLS connect the few
+      // frames since that IDR are sent at once (see on_dtls_connected).
+      track_->warm_up();
+      track_->request_keyframe(true);
+    }
   }
   SessionDescription answer;
   if (auto err = apply_offer(offer, &answer)) {
@@ -430,8 +435,13 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
   if (track_ && !subscribed_) {
     subscribed_ = true;
     track_->subscribe(this);
-    track_->request_keyframe(true);  // the new viewer gets an IDR now, not at the next GOP
-    if (observer_) observer_->on_keyframe_request("join");
+    auto gop = track_->recent_gop();
+    if (!gop.empty()) {
+      for (const auto& f : gop) on_track_frame(f);  // a picture now, not at the next IDR
+    } else {
+      track_->request_keyframe(true);  // the new viewer gets an IDR now, not at the next GOP
+      if (observer_) observer_->on_keyframe_request("join");
+    }
   }
   if (!report_timer_) {
     GSource* src = g_timeout_source_new(kReportIntervalMs);
@@ -444,6 +454,15 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
 void PeerConnection::on_dtls_failed(const std::string& reason) {
   KVS_WARN(config_.id, "DTLS: %s", reason.c_str());
   set_state(PeerState::kFailed);
+}
+
+void PeerConnection::on_dtls_closed() {
+  KVS_INFO(config_.id, "the viewer closed the connection (DTLS close_notify)");
+  // Not from inside the transport's own receive path: close on the next loop iteration.
+  std::weak_ptr<PeerConnection> weak = weak_from_this();
+  NetworkThread::instance().post_later([weak] {
+    if (auto self = weak.lock()) self->close();
+  });
 }
 
 void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {

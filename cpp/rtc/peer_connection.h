@@ -102,6 +102,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   void on_dtls_send(const uint8_t* data, size_t size) override;
   void on_dtls_connected(const SrtpKeys& keys) override;
   void on_dtls_failed(const std::string& reason) override;
+  void on_dtls_closed() override;
   // VideoTrack::Subscriber
   void on_track_frame(const PacketizedFramePtr& frame) override;
 

@@ -121,7 +121,14 @@ void VideoTrack::on_encoded(media::EncodedFramePtr frame) {
   });
 }
 
+std::vector<PacketizedFramePtr> VideoTrack::recent_gop() const { return gop_; }
+
 void VideoTrack::deliver(const PacketizedFramePtr& frame) {
+  if (frame->keyframe) gop_.clear();
+  if (frame->keyframe || !gop_.empty()) {
+    if (gop_.size() < kMaxBurstFrames) gop_.push_back(frame);
+    else gop_.clear();  // too long to burst: the next viewer waits for a fresh IDR
+  }
   history_.push_back(frame);
   history_packets_ += frame->payloads.size();
   while (history_.size() > 1 && history_packets_ > kHistoryPackets) {

@@ -51,6 +51,11 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   void unsubscribe(Subscriber* s);
   // The payload with a track-wide index from the history, or nullptr when it has aged out.
   const RtpPayload* find_packet(uint64_t index, uint32_t* rtp_timestamp) const;
+  // The frames since the last IDR (IDR first) when there are at most kMaxBurstFrames of them:
+  // what a viewer that just connected can be sent at once to show a picture without waiting
+  // for the next IDR. Empty otherwise.
+  std::vector<PacketizedFramePtr> recent_gop() const;
+  static constexpr size_t kMaxBurstFrames = 8;
 
   // Thread-safe.
   // Merges with a request still pending. Unless urgent (a viewer joining), a request closer
@@ -79,6 +84,7 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   // Network thread only.
   std::vector<Subscriber*> subscribers_;
   std::deque<PacketizedFramePtr> history_;
+  std::vector<PacketizedFramePtr> gop_;  // since the last IDR, while short enough to burst
   size_t history_packets_ = 0;
   std::atomic<size_t> subscriber_count_{0};
   mutable std::mutex pipeline_mutex_;
