@@ -85,6 +85,22 @@ t.test('bad payloads of every kind are rejected precisely and the device keeps s
   t.match(await fleet.send(id, 'ping'), { pong: true }, 'still serving after all of it');
 });
 
+t.test('a retained command is refused, not replayed', async (t) => {
+  const id = 'dev-retained';
+  const w0 = await Watcher.open(broker.url, [`kvs-edge/${id}/cmd/+/+`]);
+  // Left on the broker before the device subscribes: delivered with the retain flag.
+  await w0.client.publishAsync(`kvs-edge/${id}/cmd/restart`, JSON.stringify({ requestId: 'old-1' }), { qos: 1, retain: true });
+  const d = await device(id);
+  t.teardown(async () => {
+    await w0.client.publishAsync(`kvs-edge/${id}/cmd/restart`, '', { qos: 1, retain: true });
+    await w0.close();
+    await d.remote.stop();
+  });
+  const r = await w0.waitFor((m) => m.topic === `kvs-edge/${id}/cmd/restart/rejected`);
+  t.match(r.body, { requestId: 'old-1', error: { code: 'ERR_RETAINED', message: /retain flag/ } });
+  t.same(d.controller.calls, [], 'not restarted');
+});
+
 t.test('a repeated requestId gets the first answer without acting twice', async (t) => {
   const id = 'dev-dup';
   const d = await device(id);
@@ -209,6 +225,9 @@ t.test('the device reconnects after the broker restarts and republishes its stat
   while (disconnects === 0 && Date.now() < until1) await new Promise((r) => setTimeout(r, 25));
   t.equal(disconnects, 1, 'noticed the broker going away');
   second = await startBroker(own.port);
+  const ev = await Watcher.open(second.url, ['kvs-edge/dev-reconnect/events']);
+  t.teardown(() => ev.close());
+  const watchedBeforeReconnect = connects === 1;
   const until2 = Date.now() + 60_000;
   while (connects < 2 && Date.now() < until2) await new Promise((r) => setTimeout(r, 50));
   t.equal(connects, 2, 'reconnected');
@@ -216,4 +235,10 @@ t.test('the device reconnects after the broker restarts and republishes its stat
   t.teardown(() => fleet.close());
   t.match(await fleet.status('dev-reconnect'), { online: true }, 'status republished (the new broker had none)');
   t.match(await fleet.send('dev-reconnect', 'ping'), { pong: true }, 'serving commands again');
+  if (watchedBeforeReconnect) {
+    const e = await ev.waitFor((m) => m.body['type'] === 'mqtt-reconnected');
+    t.type(e.body['downMs'], 'number', 'reconnect event with the outage length');
+  } else {
+    t.comment('device reconnected before the event watcher subscribed; reconnect event not observable this run');
+  }
 });

@@ -142,7 +142,15 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
       topics.command(command),
       payload,
       this.protocolVersion === 5
-        ? { qos: 1, properties: { responseTopic: this.#responseTopic, correlationData: Buffer.from(requestId) } }
+        ? {
+            qos: 1,
+            properties: {
+              responseTopic: this.#responseTopic,
+              correlationData: Buffer.from(requestId),
+              // No one waits for the answer after the timeout, so the broker must not deliver it later.
+              messageExpiryInterval: Math.max(1, Math.ceil(timeoutMs / 1000)),
+            },
+          }
         : { qos: 1 },
     );
     return answer;

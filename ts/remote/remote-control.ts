@@ -72,6 +72,7 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
   #backoffMs = 1000;
   #stopped = false;
   #dropped = 0;
+  #downSince: number | undefined;
 
   constructor(opts: RemoteControlOptions) {
     super();
@@ -100,6 +101,8 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
 
   /** Connects (and keeps reconnecting with backoff); resolves once connected and subscribed. */
   start(timeoutMs = 30_000): Promise<void> {
+    if (this.#client?.connected) return Promise.resolve();
+    const already = this.#client !== undefined;
     this.#stopped = false;
     this.#unsubscribe ??= this.#controller.onEvent((e) => void this.#onDeviceEvent(e));
     const want = this.#opts.mqtt.protocol;
@@ -118,7 +121,7 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
         this.off('connected', onConnected);
       };
       this.on('connected', onConnected);
-      this.#connect();
+      if (!already) this.#connect();
     });
   }
 
@@ -139,6 +142,11 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
     this.#client = client;
     let everConnected = false;
     client.on('connect', () => {
+      if (everConnected && this.#downSince !== undefined) {
+        const downMs = Math.round(performance.now() - this.#downSince);
+        void this.publishEvent({ type: 'mqtt-reconnected', downMs });
+      }
+      this.#downSince = undefined;
       everConnected = true;
       this.#backoffMs = 1000;
       client.options.reconnectPeriod = 1000;
@@ -150,7 +158,10 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
       client.options.reconnectPeriod = this.#backoffMs;
     });
     client.on('close', () => {
-      if (everConnected) this.emit('disconnected');
+      if (everConnected && this.#downSince === undefined) {
+        this.#downSince = performance.now();
+        this.emit('disconnected');
+      }
     });
     client.on('error', (err) => {
       if (!everConnected && this.#opts.mqtt.protocol === 'auto' && this.#protocolVersion === 5 && isUnsupportedProtocol(err)) {
@@ -256,6 +267,15 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
     const command = topic.slice(cmdPrefix.length);
     if (command.includes('/') || command === '') return;
     const target = this.#replyTarget(packet);
+    if (packet.retain) {
+      // A retained command would run again on every reconnect; the broker only sets retain on
+      // stored messages, so this one is stale by definition.
+      await this.#reply(command, target, {
+        requestId: peekRequestId(payload),
+        error: { code: 'ERR_RETAINED', message: 'commands must not be published with the retain flag; clear the retained message on this topic' },
+      });
+      return;
+    }
 
     if (!this.#bucket.take()) {
       if (this.#rejectBucket.take()) {
