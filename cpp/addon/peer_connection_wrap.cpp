@@ -145,7 +145,11 @@ PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
   config.wait_for_gathering = wg.IsBoolean() && wg.As<Napi::Boolean>().Value();
   id_ = config.id;
 
+  // Two holds on the event function: the engine's observer (released when the peer closes,
+  // whoever closes it) and this wrapper (released by close() or the finalizer), so JS calls
+  // after a remote close still find a live function.
   events_ = EventFn::New(env, info[1].As<Napi::Function>(), "kvs-edge peer events", 0, 1);
+  events_.Acquire();
   pc_ = rtc::PeerConnection::create(std::move(config), std::make_unique<Observer>(events_));
   std::weak_ptr<rtc::PeerConnection> weak = pc_;
   closer_ = register_closer([weak] {
@@ -155,6 +159,7 @@ PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
 
 PeerConnectionWrap::~PeerConnectionWrap() {
   if (closer_) unregister_closer(closer_);
+  if (!closed_) events_.Release();
   // The peer is closed and destroyed on the network thread, which owns its state.
   rtc::NetworkThread::instance().post([pc = std::move(pc_)]() mutable {
     if (pc) pc->close();
@@ -181,6 +186,10 @@ Napi::Value PeerConnectionWrap::set_remote_offer(const Napi::CallbackInfo& info)
   std::string sdp = info[0].As<Napi::String>();
   auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
   Napi::Promise promise = deferred->Promise();
+  if (closed_) {
+    deferred->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
+    return promise;
+  }
   if (sdp.size() > 256 * 1024) {
     deferred->Reject(make_error(env, "ERR_SDP_PARSE", "offer rejected: SDP larger than 256 KiB").Value());
     return promise;
@@ -258,8 +267,11 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value PeerConnectionWrap::close(const Napi::CallbackInfo& info) {
+  if (closed_) return info.Env().Undefined();
+  closed_ = true;
   auto pc = pc_;
   if (pc) rtc::NetworkThread::instance().post([pc] { pc->close(); });
+  events_.Release();
   return info.Env().Undefined();
 }
 

@@ -43,6 +43,7 @@ class PeerConnectionWrap : public Napi::ObjectWrap<PeerConnectionWrap> {
   EventFn events_;
   std::string id_;
   int closer_ = 0;
+  bool closed_ = false;  // close() called from JS: the wrapper's hold on events_ is released
 };
 
 }  // namespace kvs::addon

@@ -77,6 +77,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       case 'state':
         this.#state = value as PeerState;
         this.emit('state', this.#state);
+        // Closed by the engine (remote close_notify, process teardown): release the native side.
+        if (this.#state === 'closed') this.close();
         break;
       case 'keyframe-request':
         this.emit('keyframe-request', value as KeyframeReason);
