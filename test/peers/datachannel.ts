@@ -125,9 +125,8 @@ export class DataChannelViewer implements Viewer {
     if (this.closed) return;
     this.closed = true;
     this.counter.cancel();
-    this.dc?.close();
-    this.audioTrack?.close();
-    this.videoTrack?.close();
+    // Closing the peer connection closes its tracks and channels; closing those first as
+    // well made node-datachannel's cleanup() crash later in the process.
     this.pc.close();
   }
 }

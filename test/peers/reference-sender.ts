@@ -122,7 +122,6 @@ export class ReferenceSender extends EventEmitter<SenderEvents> implements Engin
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.track?.close();
     this.pc.close();
   }
 }
