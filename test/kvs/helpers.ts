@@ -139,3 +139,57 @@ export function collect(ws: WsWebSocket): Array<Record<string, unknown>> {
 }
 
 export const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64');
+
+/**
+ * A TCP proxy on loopback that can "lose the network": freeze() stops forwarding bytes on every
+ * open connection without closing anything (what a dropped Wi-Fi link looks like to both ends).
+ * New connections after thaw() are forwarded again.
+ */
+export class FreezableProxy {
+  private server: import('node:net').Server | undefined;
+  private frozen = false;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  async start(): Promise<void> {
+    const net = await import('node:net');
+    this.server = net.createServer((client) => {
+      if (this.frozen) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(this.targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.on('data', (d) => {
+        if (!this.frozen) upstream.write(d);
+      });
+      upstream.on('data', (d) => {
+        if (!this.frozen) client.write(d);
+      });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', () => r()));
+    const addr = this.server?.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : 0;
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}

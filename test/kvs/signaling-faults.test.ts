@@ -9,7 +9,7 @@ import {
   type SessionDescription,
 } from '../../ts/kvs/index.js';
 import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
-import { next, ourClient, waitFor } from './helpers.js';
+import { FreezableProxy, next, ourClient, waitFor } from './helpers.js';
 
 const BACKOFF = { initialMs: 50, maxMs: 400 };
 
@@ -243,4 +243,51 @@ t.test('IoT credentials expiring mid-session are refreshed with no failed call',
     ca: device.ca,
   });
   await t.rejects(noAlias.getCredentials(), { code: 'ERR_KVS_CREDENTIALS', message: /404/ });
+});
+
+t.test('keepalive: pings keep an idle signaling connection open past the idle timeout', async (t) => {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50, idleTimeoutMs: 300 });
+  t.teardown(() => svc.close());
+  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER', undefined, { pingIntervalMs: 100, pongTimeoutMs: 1000 });
+  t.teardown(() => {
+    master.close();
+    cp.close();
+  });
+  let disconnects = 0;
+  master.on('disconnected', () => disconnects++);
+  await master.open();
+  await new Promise((r) => setTimeout(r, 1200));
+  t.equal(disconnects, 0, 'no idle disconnect over 4 idle timeouts');
+  t.equal(master.state, 'open');
+});
+
+t.test('network loss without a close (half-open TCP): the pong timeout notices and the client comes back', async (t) => {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  const proxy = new FreezableProxy(svc.port);
+  await proxy.start();
+  t.teardown(() => proxy.close());
+  const credentials = new StaticCredentialsProvider(svc.credentials);
+  const master = new SignalingClient({
+    role: 'MASTER',
+    region: svc.region,
+    channelArn: svc.channelArn('cam'),
+    // the proxy's port in the URL; the service verifies Host as signed, so sign for the proxy
+    resolveEndpoint: async () => `ws://127.0.0.1:${proxy.port}`,
+    credentials,
+    pingIntervalMs: 100,
+    pongTimeoutMs: 300,
+    openTimeoutMs: 500,
+    backoff: BACKOFF,
+  });
+  t.teardown(() => master.close());
+  await master.open();
+  const lost = next<[{ code: number }]>(master, 'disconnected');
+  proxy.freeze();
+  const [info] = await lost;
+  t.equal(info.code, 1006, 'the dead connection was dropped by the keepalive');
+  const back = next<[{ reconnect: boolean }]>(master, 'open');
+  proxy.thaw();
+  t.equal((await back)[0].reconnect, true, 'reconnected once the network returned');
+  t.same(svc.peers('cam').master, true);
 });
