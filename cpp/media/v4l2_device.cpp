@@ -70,24 +70,30 @@ bool V4l2Device::open(const std::string& path, bool disable_conversion, std::str
     *error = path + ": cannot open: " + strerror(errno);
     return false;
   }
-  // The capability check first, on the raw descriptor, so that a non-V4L2 node gets a clear
-  // message instead of libv4l2's own complaint on stderr.
+  // QUERYCAP on the raw descriptor first, so that an ordinary file or device gets a clear
+  // message. When the kernel does not answer it, the node may still be V4L2 through a libv4l2
+  // plugin (Jetson's /dev/nvhost-msenc is served by libv4l2's NVIDIA plugin), so libv4l2 decides.
   v4l2_capability caps{};
-  if (::ioctl(raw, VIDIOC_QUERYCAP, &caps) != 0) {
-    int e = errno;
-    ::close(raw);
-    *error = path + ": not a V4L2 device (VIDIOC_QUERYCAP: " + strerror(e) + ")";
-    return false;
-  }
+  const bool kernel_v4l2 = ::ioctl(raw, VIDIOC_QUERYCAP, &caps) == 0;
+  const int raw_errno = errno;
   int fd = v4l2_fd_open(raw, disable_conversion ? V4L2_DISABLE_CONVERSION : 0);
   if (fd < 0) {
     int e = errno;
     ::close(raw);
-    *error = path + ": libv4l2 refused the device: " + strerror(e);
+    *error = kernel_v4l2 ? path + ": libv4l2 refused the device: " + strerror(e)
+                         : path + ": not a V4L2 device (VIDIOC_QUERYCAP: " + strerror(raw_errno) +
+                               ", and no libv4l2 plugin serves it)";
     return false;
   }
   fd_ = fd;
-  if (ioctl(VIDIOC_QUERYCAP, &caps_) != 0) caps_ = caps;
+  if (ioctl(VIDIOC_QUERYCAP, &caps_) != 0) {
+    if (!kernel_v4l2) {
+      close();
+      *error = path + ": not a V4L2 device (VIDIOC_QUERYCAP fails)";
+      return false;
+    }
+    caps_ = caps;
+  }
   return true;
 }
 

@@ -38,11 +38,14 @@ done
 [ -f /usr/lib/x86_64-linux-gnu/libv4l2.a ] || skip "static libv4l2.a missing (Debian package libv4l-dev)"
 export PATH="$PATH:/sbin:/usr/sbin"
 mkdir -p "$OUT"
+# One run at a time per checkout (the work files are shared).
+exec 9>"$OUT/.lock"
+flock -w 300 9 || { echo "another run of this script holds $OUT/.lock"; exit 1; }
 log "kernel $ABI"
 
 # ------------------------------------------------------------------ vicodec + v4l2-mem2mem
 MODBUILD=$OUT/modules-$ABI
-STAMP_KEY="$ABI $(stat -c '%s %Y' "$SRC_TAR") $(sha256sum "$0" | cut -c1-16)"
+STAMP_KEY="$ABI $(stat -c '%s %Y' "$SRC_TAR") kbuild-v1"  # bump when the module build below changes
 if [ ! -f "$MODBUILD/vicodec.ko" ] || [ ! -f "$MODBUILD/v4l2-mem2mem.ko" ] || [ "$(cat "$MODBUILD/.stamp" 2>/dev/null)" != "$STAMP_KEY" ]; then
   log "building vicodec and v4l2-mem2mem from $(basename "$SRC_TAR") against linux-headers-$ABI"
   rm -rf "$MODBUILD" "$OUT/src"

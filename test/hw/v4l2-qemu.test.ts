@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'scripts', 'qemu', 'run-v4l2-test.sh');
 const VM_TIMEOUT_S = 200; // qemu itself (inside the script, killed by `timeout`)
-const HARD_TIMEOUT_MS = 280_000; // the whole script: build + boot; the process group is killed
+const HARD_TIMEOUT_MS = 290_000; // the whole script: build + boot; the process group is killed
 
 interface Run {
   code: number | null;
