@@ -87,11 +87,15 @@ bool V4l2Capture::open(std::string* error) {
     std::string list;
     bool jpeg = false;
     for (uint32_t f : offered_) {
-      list += (list.empty() ? "" : " ") + v4l2_fourcc_name(f);
+      if (!list.empty()) list += ' ';
+      list += v4l2_fourcc_name(f);
       jpeg = jpeg || is_jpeg(f);
     }
     std::string want;
-    for (uint32_t f : c.formats) want += (want.empty() ? "" : " ") + v4l2_fourcc_name(f);
+    for (uint32_t f : c.formats) {
+      if (!want.empty()) want += ' ';
+      want += v4l2_fourcc_name(f);
+    }
     *error = who + " offers " + (list.empty() ? "no formats" : list) + "; none of " + want +
              (jpeg ? ". MJPEG is not supported: kvs-edge does not decode JPEG; pick a camera mode "
                      "with YUYV, NV12 or H.264, or a pipe source that decodes it"

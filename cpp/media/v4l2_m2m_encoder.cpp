@@ -53,6 +53,24 @@ bool fwht_is_keyframe(const uint8_t* data, size_t size) {
   return (be32(data + 20) & V4L2_FWHT_FL_I_FRAME) != 0;
 }
 
+bool apply_v4l2_encoder_quirk(const std::string& quirk, V4l2EncoderConfig* config) {
+  if (quirk == "needs-stride-multiple-of-32") {
+    config->width_align = std::max(config->width_align, 32);
+  } else if (quirk == "height-multiple-of-16") {
+    config->height_align = std::max(config->height_align, 16);
+  } else if (quirk == "multiplanar") {
+    config->force_multiplanar = true;
+  } else if (quirk == "no-keyframe-reset") {
+    config->keyframe_by_reset = false;
+  } else if (quirk == "stateful-encoder" || quirk == "libv4l2-plugin" ||
+             quirk.rfind("jetpack-", 0) == 0) {
+    // informational
+  } else {
+    return false;
+  }
+  return true;
+}
+
 V4l2M2mEncoder::V4l2M2mEncoder(V4l2EncoderConfig config) : config_(std::move(config)) {}
 
 V4l2M2mEncoder::~V4l2M2mEncoder() { close(); }
@@ -150,7 +168,8 @@ bool V4l2M2mEncoder::negotiate(std::string* error) {
     d.type = cap_type_;
     if (device_.ioctl(VIDIOC_ENUM_FMT, &d) != 0) break;
     if (d.pixelformat == c.coded_format) found = true;
-    offered += (offered.empty() ? "" : " ") + v4l2_fourcc_name(d.pixelformat);
+    if (!offered.empty()) offered += ' ';
+    offered += v4l2_fourcc_name(d.pixelformat);
   }
   if (!found) {
     *error = who + " cannot encode " + v4l2_fourcc_name(c.coded_format) +
@@ -232,7 +251,8 @@ bool V4l2M2mEncoder::negotiate(std::string* error) {
       d.index = i;
       d.type = out_type_;
       if (device_.ioctl(VIDIOC_ENUM_FMT, &d) != 0) break;
-      raw += (raw.empty() ? "" : " ") + v4l2_fourcc_name(d.pixelformat);
+      if (!raw.empty()) raw += ' ';
+      raw += v4l2_fourcc_name(d.pixelformat);
     }
     *error = who + " does not take " + v4l2_fourcc_name(c.input_format) + " input for " +
              v4l2_fourcc_name(c.coded_format) + " (it offered " + v4l2_fourcc_name(got_fmt) +

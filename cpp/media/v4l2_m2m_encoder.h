@@ -47,6 +47,16 @@ struct V4l2EncoderConfig {
   int timeout_ms = 2000;                        // bound on every wait for the device
 };
 
+// Applies one board-profile quirk (boards/*.json, encoders[].quirks) to the config:
+//   needs-stride-multiple-of-32  width padded to 32 (bcm2835-codec)
+//   height-multiple-of-16        height padded to 16
+//   multiplanar                  use the MPLANE API even if single-planar is offered
+//   no-keyframe-reset            keyframe requests without FORCE_KEY_FRAME are only counted
+//   stateful-encoder, libv4l2-plugin, jetpack-*   informational: nothing to change (libv4l2 is
+//                                always used, so its plugins load)
+// Returns false for a quirk it does not know, so the caller can report it.
+bool apply_v4l2_encoder_quirk(const std::string& quirk, V4l2EncoderConfig* config);
+
 // One raw frame, tightly packed in config.input_format at config.width x config.height.
 struct V4l2RawFrame {
   const uint8_t* data = nullptr;

@@ -126,3 +126,16 @@ TEST(V4l2Capture, MissingAndNonV4l2Devices) {
   V4l2CapturedFrame f;
   EXPECT_FALSE(b.read_frame(&f, &err));  // not started: an error, not a hang
 }
+
+TEST(V4l2Encoder, BoardProfileQuirks) {
+  V4l2EncoderConfig c;
+  EXPECT_TRUE(apply_v4l2_encoder_quirk("needs-stride-multiple-of-32", &c));
+  EXPECT_EQ(c.width_align, 32);
+  EXPECT_TRUE(apply_v4l2_encoder_quirk("multiplanar", &c));
+  EXPECT_TRUE(c.force_multiplanar);
+  EXPECT_TRUE(apply_v4l2_encoder_quirk("no-keyframe-reset", &c));
+  EXPECT_FALSE(c.keyframe_by_reset);
+  for (const char* info : {"stateful-encoder", "libv4l2-plugin", "jetpack-4", "jetpack-5-6"})
+    EXPECT_TRUE(apply_v4l2_encoder_quirk(info, &c)) << info;
+  EXPECT_FALSE(apply_v4l2_encoder_quirk("made-up-quirk", &c));
+}
