@@ -8,13 +8,15 @@ export async function next<T extends unknown[] = unknown[]>(em: EventEmitter | N
   return (await once(em as NodeJS.EventEmitter, event, { signal: AbortSignal.timeout(ms) })) as T;
 }
 
-/** Polls `cond` every 20 ms for at most `ms`. */
-export async function waitFor(cond: () => boolean, ms = 15_000): Promise<boolean> {
+/** Polls `cond` every 20 ms (after `refresh`, when given) for at most `ms`. */
+export async function waitFor(cond: () => boolean, ms = 15_000, refresh?: () => Promise<void>): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
+    if (refresh) await refresh();
     if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, refresh ? 200 : 20));
   }
+  if (refresh) await refresh();
   return cond();
 }
 

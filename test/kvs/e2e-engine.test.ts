@@ -1,0 +1,167 @@
+// End to end over the local KVS service: the native engine (ts/native) as the master, answering
+// headless Chromium whose signaling is the official KVS JavaScript SDK (its browser bundle,
+// unmodified) over WSS with SigV4. Chromium's own decoder counts the frames. Then GO_AWAY in the
+// middle of the stream: our signaling reconnects and the frames do not stop.
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { chromium, type Page } from 'playwright-core';
+import { startLocalService } from '../../ts/local/index.js';
+import type { IceCandidate, IceServer, SessionDescription } from '../../ts/kvs/index.js';
+import { ourClient, waitFor } from './helpers.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const ADDON = new URL('../../build/Release/kvs_edge.node', import.meta.url);
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--allow-loopback-in-peer-connection',
+];
+const SDK_BUNDLE = createRequire(import.meta.url).resolve('amazon-kinesis-video-streams-webrtc/dist/kvs-webrtc.min.js');
+
+interface ViewerStats {
+  frames: number;
+  width: number;
+  height: number;
+  state: string;
+  errors: string[];
+}
+
+// Runs in the page: KVS JS SDK viewer + the browser's RTCPeerConnection, receive-only video.
+const VIEWER_SCRIPT = `async (cfg) => {
+  const v = (window.__v = { errors: [], state: 'new' });
+  const sc = new KVSWebRTC.SignalingClient({
+    channelARN: cfg.channelArn, channelEndpoint: cfg.wss, clientId: cfg.clientId,
+    role: KVSWebRTC.Role.VIEWER, region: cfg.region, credentials: cfg.credentials, systemClockOffset: 0,
+  });
+  const pc = new RTCPeerConnection({ iceServers: cfg.iceServers });
+  v.pc = pc; v.sc = sc;
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.onicecandidate = ({ candidate }) => { if (candidate) sc.sendIceCandidate(candidate); };
+  pc.onconnectionstatechange = () => { v.state = pc.connectionState; };
+  sc.on('open', async () => {
+    await pc.setLocalDescription(await pc.createOffer());
+    sc.sendSdpOffer(pc.localDescription);
+  });
+  sc.on('sdpAnswer', (answer) => pc.setRemoteDescription(answer).catch((e) => v.errors.push('answer: ' + e)));
+  sc.on('iceCandidate', (c) => pc.addIceCandidate(c).catch((e) => v.errors.push('candidate: ' + e)));
+  sc.on('error', (e) => v.errors.push('signaling: ' + ((e && e.message) || e)));
+  sc.open();
+}`;
+
+const STATS_SCRIPT = `async () => {
+  const v = window.__v;
+  const r = await v.pc.getStats();
+  let frames = 0, width = 0, height = 0;
+  r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') { frames = s.framesDecoded || 0; width = s.frameWidth || 0; height = s.frameHeight || 0; } });
+  return { frames, width, height, state: v.state, errors: v.errors };
+}`;
+
+async function stats(page: Page): Promise<ViewerStats> {
+  return (await page.evaluate(`(${STATS_SCRIPT})()`)) as ViewerStats;
+}
+
+const ready = existsSync(CHROMIUM) && existsSync(ADDON);
+
+t.test('native engine master answers Chromium driven by the KVS JS SDK through the local service', { skip: !ready && 'needs /usr/bin/chromium and build/Release/kvs_edge.node' }, async (t) => {
+  const { PeerConnection, VideoTrack } = await import('../../ts/native/index.js');
+  const svc = await startLocalService({ tls: true, turn: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+
+  const track = new VideoTrack({ width: 320, height: 240, fps: 30, bitrateKbps: 500 });
+  const peers = new Map<string, InstanceType<typeof PeerConnection>>();
+  t.teardown(() => {
+    for (const pc of peers.values()) pc.close();
+    track.close();
+  });
+
+  // --- the camera: our signaling client + the native engine ------------------------------
+  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER');
+  t.teardown(() => {
+    master.close();
+    cp.close();
+  });
+  const early = new Map<string, IceCandidate[]>();
+  const masterErrors: string[] = [];
+  master.on('iceCandidate', (c: IceCandidate, from: string) => {
+    const pc = peers.get(from);
+    if (pc) pc.addRemoteCandidate(c);
+    else early.set(from, [...(early.get(from) ?? []), c]);
+  });
+  master.on('sdpOffer', (offer: SessionDescription, viewerId: string) => {
+    void (async () => {
+      try {
+        const iceServers = await cp.getIceServers('MASTER');
+        const pc = new PeerConnection({ id: viewerId, iceServers });
+        peers.get(viewerId)?.close();
+        peers.set(viewerId, pc);
+        pc.addTrack(track);
+        pc.on('candidate', (c) => {
+          if (c.candidate) master.sendIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }, viewerId);
+        });
+        const answer = await pc.setRemoteOffer(offer.sdp);
+        master.sendSdpAnswer({ type: 'answer', sdp: answer }, viewerId);
+        for (const c of early.get(viewerId) ?? []) pc.addRemoteCandidate(c);
+        early.delete(viewerId);
+      } catch (err) {
+        masterErrors.push(String(err));
+      }
+    })();
+  });
+  await master.open();
+
+  // --- the viewer: Chromium + the KVS JS SDK bundle --------------------------------------
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  // WebCrypto (SigV4 in the SDK) needs a secure context: an http://127.0.0.1 page is one.
+  const pageServer = createServer((_req, res) => res.end('<!doctype html><title>viewer</title>'));
+  await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => pageServer.close(() => r())));
+  await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
+  await page.addScriptTag({ path: SDK_BUNDLE });
+  const ep = await cp.getEndpoints('VIEWER');
+  const iceServers: IceServer[] = await cp.getIceServers('VIEWER', 'chromium-1');
+  await page.evaluate(`(${VIEWER_SCRIPT})(${JSON.stringify({
+    channelArn: ep.channelArn,
+    wss: ep.wss,
+    clientId: 'chromium-1',
+    region: svc.region,
+    credentials: svc.credentials,
+    iceServers,
+  })})`);
+
+  let s: ViewerStats = { frames: 0, width: 0, height: 0, state: '', errors: [] };
+  const got = await waitFor(() => s.frames >= 30, 40_000, async () => {
+    s = await stats(page);
+  });
+  t.ok(got, `Chromium decoded frames from the engine (${s.frames}, state ${s.state}, errors ${s.errors.join('; ')}, master errors ${masterErrors.join('; ')})`);
+  t.equal(s.width, 320);
+  t.equal(s.height, 240);
+  t.same(s.errors, [], 'no error in the page');
+
+  // GO_AWAY: signaling moves, media does not stop
+  const before = s.frames;
+  let disconnects = 0;
+  master.on('disconnected', () => disconnects++);
+  const reopened = new Promise<string>((resolve) => master.once('open', (i) => resolve(i.reason)));
+  svc.goAway('cam');
+  t.equal(await reopened, 'GO_AWAY', 'the master reconnected after GO_AWAY');
+  const more = await waitFor(() => s.frames >= before + 60, 30_000, async () => {
+    s = await stats(page);
+  });
+  t.ok(more, `frames kept coming after GO_AWAY (${before} -> ${s.frames})`);
+  t.equal(s.state, 'connected');
+  t.equal(disconnects, 0);
+  t.same(masterErrors, []);
+});
