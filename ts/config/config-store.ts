@@ -2,7 +2,7 @@
 // Remote changes go through update(): validate, write crash-safely, apply, and on failure
 // restore the previous version and re-apply it.
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import { writeFileAtomic, removeStaleTempFiles } from './atomic-write.js';
 import { ConfigError } from './errors.js';
@@ -34,6 +34,8 @@ export interface ConfigStoreOptions {
 export class ConfigStore extends EventEmitter<ConfigStoreEvents> {
   readonly file: string;
   readonly lastGoodFile: string;
+  /** Exists only while a change is being applied; found at startup it means the process died mid-apply. */
+  readonly pendingFile: string;
   readonly format: ConfigFormat;
   readonly #env: NodeJS.ProcessEnv;
   #document: Record<string, unknown>;
@@ -46,13 +48,25 @@ export class ConfigStore extends EventEmitter<ConfigStoreEvents> {
     super();
     this.file = file;
     this.lastGoodFile = `${file}.last-good`;
+    this.pendingFile = `${file}.pending`;
     this.format = formatOf(file);
     this.#env = options.env ?? process.env;
     removeStaleTempFiles(file);
     removeStaleTempFiles(this.lastGoodFile);
+    removeStaleTempFiles(this.pendingFile);
     let loaded: { document: Record<string, unknown>; config: Config } | undefined;
     let recovered: ConfigError | undefined;
-    if (!existsSync(file) && options.allowMissing) {
+    if (existsSync(this.pendingFile) && existsSync(this.lastGoodFile)) {
+      // The last run died (or was killed, or the change hung the device) while applying a change
+      // that was never confirmed: go back to the version that was running before it.
+      loaded = this.#load(this.lastGoodFile);
+      writeFileAtomic(file, this.serialize(loaded.document));
+      unlinkSync(this.pendingFile);
+      recovered = new ConfigError(
+        'ERR_CONFIG_UNCONFIRMED',
+        `the previous run stopped while applying a configuration change; restored ${this.lastGoodFile}`,
+      );
+    } else if (!existsSync(file) && options.allowMissing) {
       loaded = this.#load(undefined);
     } else {
       try {
@@ -117,12 +131,14 @@ export class ConfigStore extends EventEmitter<ConfigStoreEvents> {
     const previous = this.#config;
     const previousDoc = this.#document;
     writeFileAtomic(this.lastGoodFile, this.serialize(previousDoc));
+    writeFileAtomic(this.pendingFile, JSON.stringify({ since: new Date().toISOString(), pid: process.pid }) + '\n');
     writeFileAtomic(this.file, this.serialize(document));
     try {
       await apply(config, previous);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       writeFileAtomic(this.file, this.serialize(previousDoc));
+      this.#clearPending();
       let reapplyError: Error | undefined;
       try {
         await apply(previous, config);
@@ -143,8 +159,17 @@ export class ConfigStore extends EventEmitter<ConfigStoreEvents> {
     this.#config = config;
     // The new version is running, so it is now the last known good one.
     writeFileAtomic(this.lastGoodFile, this.serialize(document));
+    this.#clearPending();
     this.emit('applied', { config, previous });
     return config;
+  }
+
+  #clearPending(): void {
+    try {
+      unlinkSync(this.pendingFile);
+    } catch {
+      /* already gone */
+    }
   }
 
   /** Replaces the file with the last-known-good copy and reloads it; returns the restored configuration. */
