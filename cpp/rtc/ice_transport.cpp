@@ -177,6 +177,23 @@ void IceTransport::local_credentials(std::string* ufrag, std::string* pwd) const
   g_free(p);
 }
 
+std::vector<std::string> IceTransport::local_candidates() const {
+  std::vector<std::string> out;
+  if (!agent_) return out;
+  GSList* list = nice_agent_get_local_candidates(agent_, stream_, kComponent);
+  for (GSList* i = list; i; i = i->next) {
+    auto* c = static_cast<NiceCandidate*>(i->data);
+    if (relay_only_ && c->type != NICE_CANDIDATE_TYPE_RELAYED) continue;
+    gchar* sdp = nice_agent_generate_local_candidate_sdp(agent_, c);
+    if (!sdp) continue;
+    std::string line = sdp;
+    g_free(sdp);
+    out.push_back(line.rfind("a=", 0) == 0 ? line.substr(2) : line);
+  }
+  g_slist_free_full(list, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
+  return out;
+}
+
 bool IceTransport::set_remote_credentials(const std::string& ufrag, const std::string& pwd) {
   return agent_ && nice_agent_set_remote_credentials(agent_, stream_, ufrag.c_str(), pwd.c_str());
 }
@@ -217,12 +234,12 @@ void IceTransport::remote_gathering_done() {
 
 bool IceTransport::restart() {
   if (!agent_) return false;
-  ever_connected_ = false;
   return nice_agent_restart_stream(agent_, stream_);
 }
 
 bool IceTransport::send(const uint8_t* data, size_t size) {
-  if (!agent_ || state_ != State::kConnected) return false;
+  // Sent whenever libnice has a pair (also while an ICE restart checks new ones).
+  if (!agent_) return false;
   return nice_agent_send(agent_, stream_, kComponent, static_cast<guint>(size),
                          reinterpret_cast<const gchar*>(data)) >= 0;
 }
@@ -231,8 +248,10 @@ void IceTransport::close() {
   if (!agent_) return;
   g_signal_handlers_disconnect_by_data(agent_, this);
   nice_agent_attach_recv(agent_, stream_, kComponent, context_, nullptr, nullptr);
-  nice_agent_remove_stream(agent_, stream_);
-  g_object_unref(agent_);
+  // Closing asynchronously lets libnice release TURN allocations (refresh with lifetime 0);
+  // the agent is released when that is done.
+  nice_agent_close_async(agent_, [](GObject* agent, GAsyncResult*, gpointer) { g_object_unref(agent); },
+                         nullptr);
   agent_ = nullptr;
   state_ = State::kClosed;
 }

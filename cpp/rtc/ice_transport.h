@@ -52,6 +52,8 @@ class IceTransport {
   // Creates the agent and stream; returns false and fills *error when libnice refuses.
   bool init(const IceOptions& options, std::string* error);
   void local_credentials(std::string* ufrag, std::string* pwd) const;
+  // Every local candidate gathered so far, as "candidate:..." lines (for an answer after a restart).
+  std::vector<std::string> local_candidates() const;
   bool set_remote_credentials(const std::string& ufrag, const std::string& pwd);
   bool gather();
   // Adds a remote "candidate:..." (with or without "a="). Returns false when it is malformed.

@@ -162,6 +162,9 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
     }
     answer_ = std::move(answer);
     answer_pending_ = true;
+    // A new generation of credentials invalidates the candidates the viewer had: all of ours
+    // go into this answer again.
+    early_candidates_ = ice_->local_candidates();
   }
   for (const auto& c : remote.candidates) {
     std::string error;

@@ -1,0 +1,84 @@
+// ICE as a viewer sees it: relay-only through a real coturn (UDP and TCP), IPv6, ICE restart
+// without losing the picture, and end-of-candidates.
+import { networkInterfaces } from 'node:os';
+import t from 'tap';
+import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
+import { CoturnServer } from '../../ts/local/CoturnServer.js';
+import { ChromiumViewer, iceUfrag, launch } from './chromium-viewer.js';
+
+const browser = await launch();
+const track = new VideoTrack({ width: 320, height: 240, fps: 30, bitrateKbps: 400 });
+t.teardown(async () => {
+  track.close();
+  await browser.close();
+});
+
+async function stream(t: Tap.Test, pc: PeerConnection, viewerConfig: RTCConfiguration = {}) {
+  pc.addTrack(track);
+  const viewer = await ChromiumViewer.open(browser, pc, viewerConfig);
+  t.teardown(async () => {
+    pc.close();
+    await viewer.page.close();
+  });
+  const [, answer] = await viewer.negotiate();
+  const seen = await viewer.waitForFrames(30, 15000);
+  return { viewer, answer, seen };
+}
+
+for (const transport of ['udp', 'tcp'] as const) {
+  t.test(`relay only through coturn over ${transport.toUpperCase()}`, { skip: CoturnServer.available() ? false : 'coturn (turnserver) is not installed' }, async (t) => {
+    const turn = new CoturnServer({ host: '127.0.0.1' });
+    await turn.start();
+    t.teardown(() => turn.close());
+    const cred = turn.credentials('engine', 600);
+    const urls = [`turn:127.0.0.1:${turn.port}?transport=${transport}`];
+    const pc = new PeerConnection({ iceServers: [{ urls, username: cred.username, credential: cred.password }], iceTransportPolicy: 'relay', localAddresses: ['127.0.0.1'] });
+    // The viewer relays too (its host addresses are not loopback, the relay's are).
+    const viewerCred = turn.credentials('viewer', 600);
+    const { viewer, seen } = await stream(t, pc, {
+      iceServers: [{ urls, username: viewerCred.username, credential: viewerCred.password }],
+      iceTransportPolicy: 'relay',
+    });
+    t.ok(seen.frames >= 30, `frames decoded through the relay (${seen.frames})`);
+    t.ok(viewer.engineCandidates.length > 0, 'relay candidates were trickled');
+    t.ok(viewer.engineCandidates.every((c) => c.candidate === '' || / typ relay/.test(c.candidate)), 'the engine offered relay candidates only');
+    const stats = await pc.getStats();
+    t.equal(stats.selectedPair?.localType, 'relay', 'the selected local candidate is the relay');
+  });
+}
+
+t.test('IPv6 host candidates carry the media', async (t) => {
+  const v6 = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv6' && !a.internal && !a.address.startsWith('fe80'));
+  if (!v6) {
+    t.skip('no global or unique-local IPv6 address on this machine');
+    return;
+  }
+  const pc = new PeerConnection({ localAddresses: [v6.address] });
+  const { seen } = await stream(t, pc);
+  t.ok(seen.frames >= 30, `frames decoded over IPv6 (${seen.frames})`);
+  const stats = await pc.getStats();
+  t.ok(stats.selectedPair?.local.includes(':') && stats.selectedPair.local.startsWith(v6.address), `selected pair is IPv6: ${stats.selectedPair?.local}`);
+});
+
+t.test('ICE restart: new credentials, the picture keeps coming', async (t) => {
+  const pc = new PeerConnection();
+  const { viewer, answer, seen } = await stream(t, pc);
+  t.ok(seen.frames >= 30, 'frames before the restart');
+  const [offer2, answer2] = await viewer.negotiate(true);
+  t.not(iceUfrag(offer2), undefined);
+  t.not(iceUfrag(answer2), iceUfrag(answer), 'the answer to the restart has a new ICE ufrag');
+  const after = await viewer.waitForFrames(seen.frames + 60, 15000);
+  t.ok(after.frames >= seen.frames + 60, `frames kept decoding after the restart (${seen.frames} -> ${after.frames})`);
+  t.equal(after.state, 'connected');
+});
+
+t.test('gathering ends with gathering-done, and waitForGathering puts every candidate in the answer', async (t) => {
+  const pc = new PeerConnection({ waitForGathering: true, localAddresses: ['127.0.0.1'] });
+  let done = false;
+  pc.on('gathering-done', () => { done = true; });
+  const { answer, seen } = await stream(t, pc);
+  t.match(answer, /a=candidate:.* 127\.0\.0\.1 /, 'host candidate in the answer');
+  t.match(answer, /a=end-of-candidates/, 'end-of-candidates in the answer');
+  t.notOk(done, 'no separate gathering-done event: it was in the answer');
+  t.ok(seen.frames >= 30, `frames decoded (${seen.frames})`);
+});
