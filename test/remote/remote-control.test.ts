@@ -171,6 +171,23 @@ t.test('an MQTT 5 request without a response topic is answered on accepted/rejec
   t.match(a.body['result'], { pong: true });
 });
 
+t.test('a response topic that is a command topic is ignored in favour of accepted/rejected', async (t) => {
+  const d = await device('dev-loop', '5');
+  const watch = await Watcher.open(broker.url, ['kvs-edge/#']);
+  t.teardown(async () => {
+    await watch.close();
+    await d.remote.stop();
+  });
+  await watch.client.publishAsync('kvs-edge/dev-loop/cmd/keyframe', JSON.stringify({ requestId: 'loop-1' }), {
+    qos: 1,
+    properties: { responseTopic: 'kvs-edge/dev-loop/cmd/restart', correlationData: Buffer.from('x') },
+  });
+  const a = await watch.waitFor((m) => m.topic === 'kvs-edge/dev-loop/cmd/keyframe/accepted');
+  t.equal(a.body['requestId'], 'loop-1');
+  t.equal(watch.seen.filter((m) => m.topic === 'kvs-edge/dev-loop/cmd/restart').length, 0, 'nothing published on the command topic');
+  t.same(d.controller.calls, ['keyframe'], 'no restart');
+});
+
 t.test('graceful stop leaves a retained offline status', async (t) => {
   const d = await device('dev-stop', '5');
   await d.remote.stop();

@@ -242,6 +242,9 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
   #replyTarget(packet: IPublishPacket): ReplyTarget {
     const props = packet.properties;
     if (this.#protocolVersion !== 5 || !props?.responseTopic) return {};
+    // Never answer onto a command topic (ours or, by wildcard-free prefix, anyone's): an answer
+    // must not be read as a request.
+    if (props.responseTopic.includes('/cmd/')) return {};
     const t: ReplyTarget = { responseTopic: props.responseTopic };
     if (props.correlationData) t.correlationData = Buffer.from(props.correlationData);
     return t;
