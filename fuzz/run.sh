@@ -9,6 +9,8 @@ OUT=build/fuzz
 CXX=${CLANGXX:-$(command -v clang++ || command -v clang++-14 || true)}
 [ -n "$CXX" ] || { echo "SKIP: clang++ not installed (Debian packages clang, libclang-rt-14-dev)"; exit 77; }
 mkdir -p "$OUT"
+exec 9>"$OUT/.lock"  # one run at a time per checkout: binaries, corpora and logs are shared
+flock -w 900 9 || { echo "another fuzz/run.sh holds $OUT/.lock"; exit 1; }
 FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icpp/media)
 declare -A SRC=(
   [annexb_split_fuzz]="fuzz/annexb_split_fuzz.cpp cpp/media/annexb.cpp"
@@ -22,12 +24,12 @@ for t in annexb_split_fuzz annexb_parser_fuzz; do seed "$t" "$STREAM" 1; seed "$
 seed sei_fuzz '\x06\x05\x18\x6b\x76\x73\x2d\x65\x64\x67\x65\x9c\x41\x4e\x1d\xa3\x52\x7f\x10\x00\x00\x03\x00\x00\x00\x00\x00\x01\x80' 1
 seed sei_fuzz '\x06\xff\x05\xff\x02\x11\x80' 2
 status=0
-for t in "${!SRC[@]}"; do
+for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz; do
   # shellcheck disable=SC2086
   "$CXX" "${FLAGS[@]}" ${SRC[$t]} -o "$OUT/$t"
   echo "== $t: $RUNS runs"
   if "$OUT/$t" -runs="$RUNS" -max_len=4096 -seed=1 -print_final_stats=1 "$OUT/corpus/$t" >"$OUT/$t.log" 2>&1; then
-    grep -E 'Done [0-9]+ runs|stat::number_of_executed_units' "$OUT/$t.log" | tail -n 2
+    grep -aE 'Done [0-9]+ runs|stat::number_of_executed_units' "$OUT/$t.log" | tail -n 2
   else
     echo "$t FAILED:"; tail -n 40 "$OUT/$t.log"; status=1
   fi
