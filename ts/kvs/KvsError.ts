@@ -47,3 +47,13 @@ export const AUTH_FAILURE_TYPES: ReadonlySet<string> = new Set([
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Wrong arguments from the caller: a TypeError (the project's rule for usage errors) with a code. */
+export class KvsUsageError extends TypeError {
+  readonly code = 'ERR_KVS_BAD_ARGUMENT' as const;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'KvsUsageError';
+  }
+}

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { Clock } from './Clock.js';
 import type { CredentialsProvider } from './Credentials.js';
-import { AUTH_FAILURE_TYPES, KvsError, errorMessage } from './KvsError.js';
+import { AUTH_FAILURE_TYPES, KvsError, KvsUsageError, errorMessage } from './KvsError.js';
 import { presignSignalingUrl } from './presign.js';
 import {
   backoffDelay,
@@ -103,13 +103,13 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   constructor(private readonly opts: SignalingClientOptions) {
     super();
     if (opts.role === 'VIEWER' && !opts.clientId) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', 'a VIEWER needs a clientId');
+      throw new KvsUsageError('a VIEWER needs a clientId');
     }
     if (opts.role === 'MASTER' && opts.clientId !== undefined) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', 'the MASTER has no clientId');
+      throw new KvsUsageError('the MASTER has no clientId');
     }
     if (opts.clientId !== undefined && !/^[a-zA-Z0-9_.-]{1,256}$/.test(opts.clientId)) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `clientId "${opts.clientId}" must match [a-zA-Z0-9_.-]{1,256}`);
+      throw new KvsUsageError(`clientId "${opts.clientId}" must match [a-zA-Z0-9_.-]{1,256}`);
     }
     this.role = opts.role;
     this.clientId = opts.clientId;
@@ -170,17 +170,17 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
 
   private send(action: string, payload: object, recipientClientId: string | undefined, correlationId: string | undefined): string | undefined {
     if (this.role === 'MASTER' && !recipientClientId) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `${action}: the master must name the viewer (recipientClientId)`);
+      throw new KvsUsageError(`${action}: the master must name the viewer (recipientClientId)`);
     }
     if (this.role === 'VIEWER' && recipientClientId) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `${action}: a viewer sends only to the master (no recipientClientId)`);
+      throw new KvsUsageError(`${action}: a viewer sends only to the master (no recipientClientId)`);
     }
     if (correlationId !== undefined && !/^[a-zA-Z0-9_.-]{1,256}$/.test(correlationId)) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `correlationId "${correlationId}" must match [a-zA-Z0-9_.-]{1,256}`);
+      throw new KvsUsageError(`correlationId "${correlationId}" must match [a-zA-Z0-9_.-]{1,256}`);
     }
     const messagePayload = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64');
     if (messagePayload.length > MAX_PAYLOAD) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', `${action}: payload is ${messagePayload.length} bytes in base64, over the 10 KB limit of KVS`);
+      throw new KvsUsageError(`${action}: payload is ${messagePayload.length} bytes in base64, over the 10 KB limit of KVS`);
     }
     const ws = this.current?.ws;
     if (this.stateValue !== 'open' && this.stateValue !== 'reconnecting') {
@@ -262,6 +262,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         this.adopt(ws, early, reason);
         return;
       } catch (e) {
+        if (e instanceof KvsUsageError) return this.fatal(new KvsError('ERR_KVS_BAD_ARGUMENT', e.message, { cause: e }));
         const err = e instanceof KvsError ? e : new KvsError('ERR_KVS_CONNECT', errorMessage(e), { cause: e });
         lastError = err;
         if (this.isClosed()) return;

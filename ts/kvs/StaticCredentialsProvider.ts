@@ -1,4 +1,4 @@
-import { KvsError } from './KvsError.js';
+import { KvsUsageError } from './KvsError.js';
 import type { AwsCredentials, CredentialsProvider } from './Credentials.js';
 
 /** Fixed keys, e.g. from the config file. */
@@ -7,7 +7,7 @@ export class StaticCredentialsProvider implements CredentialsProvider {
 
   constructor(creds: AwsCredentials) {
     if (!creds.accessKeyId || !creds.secretAccessKey) {
-      throw new KvsError('ERR_KVS_BAD_ARGUMENT', 'static credentials need accessKeyId and secretAccessKey');
+      throw new KvsUsageError('static credentials need accessKeyId and secretAccessKey');
     }
     this.creds = { ...creds };
   }

@@ -1,4 +1,4 @@
-export { KvsError, type KvsErrorCode } from './KvsError.js';
+export { KvsError, KvsUsageError, type KvsErrorCode } from './KvsError.js';
 export { Clock } from './Clock.js';
 export {
   RefreshingCredentialsProvider,

@@ -1,7 +1,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './Credentials.js';
-import { KvsError } from './KvsError.js';
+import { KvsUsageError } from './KvsError.js';
 
 /** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
 export function awsUriEncode(s: string): string {
@@ -30,10 +30,10 @@ export async function presignSignalingUrl(o: PresignOptions): Promise<string> {
   try {
     url = new URL(o.endpoint);
   } catch (err) {
-    throw new KvsError('ERR_KVS_BAD_ARGUMENT', `signaling endpoint "${o.endpoint}" is not a URL`, { cause: err });
+    throw new KvsUsageError(`signaling endpoint "${o.endpoint}" is not a URL (${String(err)})`);
   }
   if (url.protocol !== 'wss:' && url.protocol !== 'ws:') {
-    throw new KvsError('ERR_KVS_BAD_ARGUMENT', `signaling endpoint "${o.endpoint}" must be wss:// (or ws://)`);
+    throw new KvsUsageError(`signaling endpoint "${o.endpoint}" must be wss:// (or ws://)`);
   }
   const query: Record<string, string> = { 'X-Amz-ChannelARN': o.channelArn };
   if (o.clientId !== undefined) query['X-Amz-ClientId'] = o.clientId;
