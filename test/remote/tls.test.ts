@@ -38,5 +38,6 @@ t.test('device and fleet client connect with client certificates; without one th
   });
   t.teardown(() => fleet.close());
   t.match(await fleet.send('tls-dev', 'ping'), { pong: true }, 'command round trip over TLS');
+  t.match(await fleet.status('tls-dev'), { online: true, deviceId: 'tls-dev' }, 'retained status read over TLS');
   await t.rejects(FleetClient.connect({ url: broker.url, ca: readFileSync(certs.ca), connectTimeoutMs: 5000 }), { code: 'ERR_MQTT_CONNECT' }, 'no client certificate: refused');
 });

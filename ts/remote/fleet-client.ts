@@ -61,10 +61,10 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     return this.#opts.protocolVersion ?? 5;
   }
 
-  async #open(): Promise<void> {
+  #clientOptions(clientId: string): IClientOptions {
     const o = this.#opts;
     const copts: IClientOptions = {
-      clientId: this.#clientId,
+      clientId,
       protocolVersion: this.protocolVersion,
       clean: true,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
@@ -75,6 +75,12 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     if (o.ca) copts.ca = o.ca;
     if (o.cert) copts.cert = o.cert;
     if (o.key) copts.key = o.key;
+    return copts;
+  }
+
+  async #open(): Promise<void> {
+    const o = this.#opts;
+    const copts = this.#clientOptions(this.#clientId);
     let client: MqttClient;
     try {
       client = await mqtt.connectAsync(o.url, copts, false);
@@ -164,10 +170,14 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
 
   /** The retained status of a device, or null if none arrives within timeoutMs. */
   async status(deviceId: string, timeoutMs = 3000): Promise<Record<string, unknown> | null> {
-    const opts: IClientOptions = { clientId: `${this.#clientId}-st-${randomUUID().slice(0, 6)}`, protocolVersion: this.protocolVersion, reconnectPeriod: 0 };
-    if (this.#opts.username !== undefined) opts.username = this.#opts.username;
-    if (this.#opts.password !== undefined) opts.password = this.#opts.password;
-    const c = await mqtt.connectAsync(this.#opts.url, opts, false);
+    // A separate short-lived session: the broker hands retained messages to a new subscription.
+    const opts = { ...this.#clientOptions(`${this.#clientId}-st-${randomUUID().slice(0, 6)}`), reconnectPeriod: 0 };
+    let c: MqttClient;
+    try {
+      c = await mqtt.connectAsync(this.#opts.url, opts, false);
+    } catch (e) {
+      throw new RemoteError('ERR_MQTT_CONNECT', `cannot connect to MQTT broker ${this.#opts.url}: ${(e as Error).message}`);
+    }
     try {
       const topic = topicsFor(this.prefixFor(deviceId)).status;
       const got = new Promise<Record<string, unknown> | null>((resolve) => {
