@@ -1,0 +1,22 @@
+// The engine answers werift (pure TypeScript); complete H.264 access units are reassembled
+// from its onReceiveRtp, and the first one must be an IDR with SPS/PPS.
+import t from 'tap';
+import { WeriftViewer } from '../peers/werift.js';
+import { assertVideo, streamToViewer } from './engine-session.js';
+
+t.test('werift receives complete H.264 access units, keyframe first', async (t) => {
+  const viewer = new WeriftViewer({ name: 'werift' });
+  const r = await streamToViewer(t, viewer);
+  if (!r) return;
+  assertVideo(t, r);
+  t.equal(r.stats.firstFrameIsKeyframe, true, 'first complete access unit is an IDR preceded by SPS and PPS');
+  t.comment(`depacketizer: ${JSON.stringify(viewer.rtpStats())}`);
+});
+
+// Not with a data channel: werift 0.25 throws "sctpRemotePort not exist" on an answer that
+// rejects the m=application section (port 0), which RFC 8843 / RFC 3264 allow.
+t.test('werift with audio + video recvonly', async (t) => {
+  const viewer = new WeriftViewer({ name: 'werift audio+video', audio: true });
+  const r = await streamToViewer(t, viewer);
+  if (r) assertVideo(t, r);
+});
