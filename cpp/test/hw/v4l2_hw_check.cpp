@@ -8,6 +8,10 @@
 // Output: one line per check, "HW ok N - ..." / "HW not ok N - ...", data lines "HW DATA k=v",
 // and "HW SUMMARY <mode> pass=P fail=F". Exit status 0 only if every check passed.
 #include <dirent.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstdarg>
@@ -78,7 +82,15 @@ std::vector<uint8_t> make_i420(int w, int h, int index) {
   const int sx = (index * 4) % (w - 32), sy = h / 2 - 16;
   for (int y = sy; y < sy + 32; ++y)
     for (int x = sx; x < sx + 32; ++x) f[size_t(y) * w + x] = 235;
-  memset(f.data() + size_t(w) * h, 128, size_t(w) * h / 2);
+  // Chroma: U rises left to right, V top to bottom, so that a misplaced or swapped chroma plane
+  // shows up after decoding.
+  uint8_t* u = f.data() + size_t(w) * h;
+  uint8_t* v = u + size_t(w / 2) * (h / 2);
+  for (int y = 0; y < h / 2; ++y)
+    for (int x = 0; x < w / 2; ++x) {
+      u[size_t(y) * (w / 2) + x] = uint8_t(64 + x * 128 / (w / 2));
+      v[size_t(y) * (w / 2) + x] = uint8_t(64 + y * 128 / (h / 2));
+    }
   return f;
 }
 
@@ -266,6 +278,253 @@ const V4l2ControlResult* find_control(const V4l2M2mEncoder& e, const std::string
   return nullptr;
 }
 
+// Decodes coded FWHT buffers with vicodec's stateful decoder (the kernel's own inverse of the
+// encoder) into `fmt`, following the kernel's decoder interface: OUTPUT first, the SOURCE_CHANGE
+// event, then CAPTURE. Returns decoded frames, tightly packed, in decode order.
+struct DecodeResult {
+  std::vector<std::vector<uint8_t>> frames;
+  std::string error;
+};
+
+DecodeResult vicodec_decode(const std::vector<V4l2CodedBuffer>& coded, uint32_t fmt, int w, int h) {
+  DecodeResult res;
+  auto nodes = find_nodes([](const std::string& n) { return n == "stateful-decoder"; });
+  if (nodes.size() != 1) {
+    res.error = "no stateful-decoder node";
+    return res;
+  }
+  V4l2Device d;
+  if (!d.open(nodes[0], true, &res.error)) return res;
+  const bool mp = !(d.device_caps() & V4L2_CAP_VIDEO_M2M);
+  const uint32_t out_t = mp ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE : V4L2_BUF_TYPE_VIDEO_OUTPUT;
+  const uint32_t cap_t = mp ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  auto fail = [&](const char* what, int r) {
+    res.error = std::string(what) + ": " + v4l2_errno_text(r);
+    return res;
+  };
+  v4l2_event_subscription sub{};
+  sub.type = V4L2_EVENT_SOURCE_CHANGE;
+  if (int r = d.ioctl(VIDIOC_SUBSCRIBE_EVENT, &sub)) return fail("subscribe", r);
+  const uint32_t max_coded = uint32_t(w) * h * 3 + 4096;
+  v4l2_format f{};
+  f.type = out_t;
+  if (mp) {
+    f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_FWHT;
+    f.fmt.pix_mp.width = w;
+    f.fmt.pix_mp.height = h;
+    f.fmt.pix_mp.num_planes = 1;
+    f.fmt.pix_mp.plane_fmt[0].sizeimage = max_coded;
+  } else {
+    f.fmt.pix.pixelformat = V4L2_PIX_FMT_FWHT;
+    f.fmt.pix.width = w;
+    f.fmt.pix.height = h;
+    f.fmt.pix.sizeimage = max_coded;
+  }
+  if (int r = d.ioctl(VIDIOC_S_FMT, &f)) return fail("S_FMT(OUTPUT)", r);
+  struct Buf {
+    void* p;
+    size_t len;
+  };
+  auto alloc = [&](uint32_t type, int count, std::vector<Buf>* bufs) -> int {
+    v4l2_requestbuffers req{};
+    req.count = count;
+    req.type = type;
+    req.memory = V4L2_MEMORY_MMAP;
+    if (int r = d.ioctl(VIDIOC_REQBUFS, &req)) return r;
+    for (uint32_t i = 0; i < req.count; ++i) {
+      v4l2_plane pl[VIDEO_MAX_PLANES]{};
+      v4l2_buffer b{};
+      b.index = i;
+      b.type = type;
+      b.memory = V4L2_MEMORY_MMAP;
+      if (mp) {
+        b.m.planes = pl;
+        b.length = VIDEO_MAX_PLANES;
+      }
+      if (int r = d.ioctl(VIDIOC_QUERYBUF, &b)) return r;
+      size_t len = mp ? pl[0].length : b.length;
+      void* p = d.mmap(len, mp ? pl[0].m.mem_offset : b.m.offset);
+      if (!p) return -ENOMEM;
+      bufs->push_back({p, len});
+    }
+    return 0;
+  };
+  auto qbuf = [&](uint32_t type, uint32_t index, uint32_t used, size_t len) {
+    v4l2_plane pl[VIDEO_MAX_PLANES]{};
+    v4l2_buffer b{};
+    b.index = index;
+    b.type = type;
+    b.memory = V4L2_MEMORY_MMAP;
+    if (mp) {
+      b.m.planes = pl;
+      b.length = 1;
+      pl[0].bytesused = used;
+      pl[0].length = uint32_t(len);
+    } else {
+      b.bytesused = used;
+      b.length = uint32_t(len);
+    }
+    return d.ioctl(VIDIOC_QBUF, &b);
+  };
+  // dequeue: returns index, or -errno; *used and *flags filled.
+  auto dqbuf = [&](uint32_t type, uint32_t* used, uint32_t* flags) {
+    v4l2_plane pl[VIDEO_MAX_PLANES]{};
+    v4l2_buffer b{};
+    b.type = type;
+    b.memory = V4L2_MEMORY_MMAP;
+    if (mp) {
+      b.m.planes = pl;
+      b.length = VIDEO_MAX_PLANES;
+    }
+    int r = d.ioctl(VIDIOC_DQBUF, &b);
+    if (r) return r;
+    *used = mp ? pl[0].bytesused : b.bytesused;
+    *flags = b.flags;
+    return int(b.index);
+  };
+  std::vector<Buf> obufs, cbufs;
+  if (int r = alloc(out_t, 2, &obufs)) return fail("REQBUFS(OUTPUT)", r);
+  int t = int(out_t);
+  if (int r = d.ioctl(VIDIOC_STREAMON, &t)) return fail("STREAMON(OUTPUT)", r);
+  std::vector<bool> out_busy(obufs.size(), false);
+  size_t next = 0;
+  auto feed = [&]() -> int {  // queue the next coded frame if an OUTPUT buffer is free
+    uint32_t used, flags;
+    for (int k = 0; k < 4; ++k) {
+      int i = dqbuf(out_t, &used, &flags);
+      if (i < 0) break;
+      out_busy[i] = false;
+    }
+    for (size_t i = 0; i < obufs.size() && next < coded.size(); ++i) {
+      if (out_busy[i]) continue;
+      const auto& c = coded[next];
+      if (c.data.size() > obufs[i].len) return -EMSGSIZE;
+      memcpy(obufs[i].p, c.data.data(), c.data.size());
+      if (int r = qbuf(out_t, uint32_t(i), uint32_t(c.data.size()), obufs[i].len)) return r;
+      out_busy[i] = true;
+      ++next;
+    }
+    return 0;
+  };
+  if (int r = feed()) return fail("queue coded frame", r);
+  bool changed = false;
+  for (int k = 0; k < 50 && !changed; ++k) {
+    d.poll(POLLPRI, 100);
+    v4l2_event ev{};
+    if (d.ioctl(VIDIOC_DQEVENT, &ev) == 0 && ev.type == V4L2_EVENT_SOURCE_CHANGE) changed = true;
+  }
+  if (!changed) {
+    res.error = "no SOURCE_CHANGE event from the decoder";
+    return res;
+  }
+  v4l2_format cf{};
+  cf.type = cap_t;
+  if (mp) {
+    cf.fmt.pix_mp.pixelformat = fmt;
+    cf.fmt.pix_mp.width = w;
+    cf.fmt.pix_mp.height = h;
+    cf.fmt.pix_mp.num_planes = 1;
+  } else {
+    cf.fmt.pix.pixelformat = fmt;
+    cf.fmt.pix.width = w;
+    cf.fmt.pix.height = h;
+  }
+  if (int r = d.ioctl(VIDIOC_S_FMT, &cf)) return fail("S_FMT(CAPTURE)", r);
+  const uint32_t got = mp ? cf.fmt.pix_mp.pixelformat : cf.fmt.pix.pixelformat;
+  const uint32_t bpl = mp ? cf.fmt.pix_mp.plane_fmt[0].bytesperline : cf.fmt.pix.bytesperline;
+  const uint32_t want_bpl = fmt == V4L2_PIX_FMT_YUYV ? 2 * w : w;
+  if (got != fmt || bpl != want_bpl) {
+    res.error = "decoder CAPTURE format " + v4l2_fourcc_name(got) + " bpl " + std::to_string(bpl);
+    return res;
+  }
+  if (int r = alloc(cap_t, 4, &cbufs)) return fail("REQBUFS(CAPTURE)", r);
+  for (uint32_t i = 0; i < cbufs.size(); ++i)
+    if (int r = qbuf(cap_t, i, 0, cbufs[i].len)) return fail("QBUF(CAPTURE)", r);
+  t = int(cap_t);
+  if (int r = d.ioctl(VIDIOC_STREAMON, &t)) return fail("STREAMON(CAPTURE)", r);
+  const size_t frame_size = v4l2_packed_frame_size(fmt, w, h);
+  for (int k = 0; k < 200 && res.frames.size() < coded.size(); ++k) {
+    if (int r = feed()) return fail("queue coded frame", r);
+    d.poll(POLLIN, 50);
+    uint32_t used = 0, flags = 0;
+    int i = dqbuf(cap_t, &used, &flags);
+    if (i == -EAGAIN) continue;
+    if (i < 0) return fail("DQBUF(CAPTURE)", i);
+    if (!(flags & V4L2_BUF_FLAG_ERROR) && used >= frame_size) {
+      const uint8_t* p = static_cast<const uint8_t*>(cbufs[i].p);
+      res.frames.emplace_back(p, p + frame_size);
+    }
+    if (int r = qbuf(cap_t, uint32_t(i), 0, cbufs[i].len)) return fail("QBUF(CAPTURE)", r);
+  }
+  for (auto& b : obufs) d.munmap(b.p, b.len);
+  for (auto& b : cbufs) d.munmap(b.p, b.len);
+  return res;
+}
+
+// Mean absolute difference per component (Y, U, V) between two packed frames of `fmt`.
+void component_mad(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, uint32_t fmt,
+                   int w, int h, double mad[3]) {
+  double sum[3] = {0, 0, 0};
+  size_t n[3] = {0, 0, 0};
+  auto add = [&](int c, size_t i) {
+    sum[c] += std::abs(int(a[i]) - int(b[i]));
+    ++n[c];
+  };
+  const size_t ys = size_t(w) * h, cs = size_t(w / 2) * (h / 2);
+  if (fmt == V4L2_PIX_FMT_YUYV) {
+    for (size_t i = 0; i < ys * 2; ++i) add((i % 2 == 0) ? 0 : (i % 4 == 1 ? 1 : 2), i);
+  } else if (fmt == V4L2_PIX_FMT_NV12) {
+    for (size_t i = 0; i < ys; ++i) add(0, i);
+    for (size_t i = 0; i < 2 * cs; ++i) add(1 + int(i % 2), ys + i);
+  } else {
+    for (size_t i = 0; i < ys; ++i) add(0, i);
+    for (size_t i = 0; i < cs; ++i) add(1, ys + i);
+    for (size_t i = 0; i < cs; ++i) add(2, ys + cs + i);
+  }
+  for (int c = 0; c < 3; ++c) mad[c] = n[c] ? sum[c] / double(n[c]) : 999;
+}
+
+// Encoded frames decode back to the pictures that went in: the raw layout the encoder wrote
+// into the driver's buffers (strides, chroma planes) is right.
+void check_round_trip(const char* api, uint32_t fmt, const std::vector<V4l2CodedBuffer>& coded,
+                      int w, int h) {
+  DecodeResult dec = vicodec_decode(coded, fmt, w, h);
+  const std::string name = v4l2_fourcc_name(fmt);
+  if (!check(dec.frames.size() == coded.size(), "encoder[%s]: %s: vicodec's decoder decoded %zu of %zu frames %s",
+             api, name.c_str(), dec.frames.size(), coded.size(), dec.error.c_str()))
+    return;
+  double worst[3] = {0, 0, 0}, shifted_y = 0, swapped_uv = 0;
+  for (size_t i = 0; i < dec.frames.size(); ++i) {
+    const auto src = convert(make_i420(w, h, int(i)), w, h, fmt);
+    double mad[3];
+    component_mad(dec.frames[i], src, fmt, w, h, mad);
+    for (int c = 0; c < 3; ++c) worst[c] = std::max(worst[c], mad[c]);
+    if (i == 0) {
+      // Controls: the same comparison against wrong pictures must fail clearly.
+      double m2[3];
+      auto shifted = make_i420(w, h, 0);  // luma moved 4 px right, as a stride error would
+      for (int y = 0; y < h; ++y)
+        std::rotate(shifted.begin() + size_t(y) * w, shifted.begin() + size_t(y) * w + (w - 4),
+                    shifted.begin() + size_t(y + 1) * w);
+      component_mad(dec.frames[i], convert(shifted, w, h, fmt), fmt, w, h, m2);
+      shifted_y = m2[0];
+      auto swapped = make_i420(w, h, 0);
+      std::swap_ranges(swapped.begin() + w * h, swapped.begin() + w * h + (w / 2) * (h / 2),
+                       swapped.begin() + w * h + (w / 2) * (h / 2));
+      component_mad(dec.frames[i], convert(swapped, w, h, fmt), fmt, w, h, m2);
+      swapped_uv = std::max(m2[1], m2[2]);
+    }
+  }
+  data(std::string("roundtrip_") + name + "_mad=" + std::to_string(worst[0]) + "," +
+       std::to_string(worst[1]) + "," + std::to_string(worst[2]) + " api=" + api);
+  check(worst[0] < 6 && worst[1] < 4 && worst[2] < 4,
+        "encoder[%s]: %s: decoded pictures match the input (mean abs diff Y %.2f U %.2f V %.2f)",
+        api, name.c_str(), worst[0], worst[1], worst[2]);
+  check(shifted_y > 20 && swapped_uv > 10,
+        "encoder[%s]: %s: ...and do not match wrong pictures (luma moved 4 px: Y %.2f, U/V swapped: %.2f)",
+        api, name.c_str(), shifted_y, swapped_uv);
+}
+
 int run_encoder(bool expect_mplane) {
   auto nodes = find_nodes([](const std::string& n) { return n == "stateful-encoder"; });
   if (!check(nodes.size() == 1, "encoder: found vicodec's stateful-encoder node")) return 1;
@@ -312,6 +571,7 @@ int run_encoder(bool expect_mplane) {
   check(e.out[0].keyframe && keys == 1, "encoder[%s]: first buffer is the only I-frame (%d of 8)",
         api, keys);
   data(std::string("encoder_frames=8 encoder_keyframes=") + std::to_string(keys) + " api=" + api);
+  check_round_trip(api, V4L2_PIX_FMT_YUV420, std::vector<V4l2CodedBuffer>(e.out.begin(), e.out.begin() + 8), 640, 480);
 
   // 2. Force keyframe: no control on vicodec, so the Reset sequence gives the I-frame.
   e.enc.request_keyframe();
@@ -377,10 +637,12 @@ int run_encoder(bool expect_mplane) {
   // 7. The other raw input formats.
   for (uint32_t fmt : {uint32_t(V4L2_PIX_FMT_NV12), uint32_t(V4L2_PIX_FMT_YUYV)}) {
     Enc x(vicodec_config(dev, fmt));
-    bool good = x.enc.open(&x.err) && x.push() && x.push() && x.wait_for(2);
-    check(good && x.out.size() == 2 && fwht_magic(x.out[0]) && x.out[0].keyframe,
+    bool good = x.enc.open(&x.err) && x.push() && x.push() && x.push() && x.wait_for(3);
+    check(good && x.out.size() == 3 && fwht_magic(x.out[0]) && x.out[0].keyframe,
           "encoder[%s]: %s input encodes (%zu buffers) %s", api, v4l2_fourcc_name(fmt).c_str(),
           x.out.size(), x.err.c_str());
+    x.enc.close();
+    if (x.out.size() == 3) check_round_trip(api, fmt, x.out, 640, 480);
   }
   // 8. Asking vicodec for H.264: a clear refusal naming what it can do.
   {
