@@ -89,3 +89,43 @@ t.test('SigV4: wrong secret, unknown key and skewed clock are refused with the A
   t.equal(missing.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
   t.match(await missing.json(), { message: 'Missing Authentication Token' });
 });
+
+t.test('bad input on the control plane: clear AWS-shaped errors, the service goes on', async (t) => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('@aws-crypto/sha256-js');
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], maxBodyBytes: 64 * 1024 });
+  t.teardown(() => svc.close());
+  const url = new URL(svc.endpoint);
+  const signer = new SignatureV4({ service: 'kinesisvideo', region: svc.region, credentials: svc.credentials, sha256: Sha256 });
+  const call = async (path: string, body: string): Promise<{ status: number; type: string | null; json: unknown }> => {
+    const signed = await signer.sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path,
+      headers: { host: url.host, 'content-type': 'application/json' },
+      body,
+    });
+    const res = await fetch(`${svc.endpoint}${path}`, { method: 'POST', headers: signed.headers, body });
+    return { status: res.status, type: res.headers.get('x-amzn-errortype'), json: await res.json() };
+  };
+  const notJson = await call('/describeSignalingChannel', 'this is not json');
+  t.match(notJson, { status: 400, type: 'SerializationException', json: { message: /not a JSON object/ } });
+  const unknown = await call('/deleteEverything', '{}');
+  t.match(unknown, { status: 404, type: 'UnknownOperationException' });
+  const noName = await call('/describeSignalingChannel', '{}');
+  t.match(noName, { status: 400, type: 'InvalidArgumentException' });
+  const badName = await call('/createSignalingChannel', JSON.stringify({ ChannelName: 'has spaces' }));
+  t.match(badName, { status: 400, type: 'InvalidArgumentException' });
+  const huge = await call('/describeSignalingChannel', JSON.stringify({ ChannelName: 'x'.repeat(100 * 1024) }));
+  t.match(huge, { status: 413, type: 'SerializationException' });
+  const ok = await call('/describeSignalingChannel', JSON.stringify({ ChannelName: 'cam' }));
+  t.equal(ok.status, 200, 'a signed raw request works, and the service is still up');
+  const tamperedBody = await (async () => {
+    const signed = await signer.sign({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/describeSignalingChannel', headers: { host: url.host }, body: '{"ChannelName":"cam"}' });
+    const res = await fetch(`${svc.endpoint}/describeSignalingChannel`, { method: 'POST', headers: signed.headers, body: '{"ChannelName":"other"}' });
+    return res.status;
+  })();
+  t.equal(tamperedBody, 403, 'a body changed after signing is refused');
+});

@@ -141,7 +141,7 @@ export class SigV4Verifier {
     const bodyHash = createHash('sha256').update(body).digest('hex');
     const declared = headerValue(req.headers, 'x-amz-content-sha256');
     if (declared !== undefined && declared !== 'UNSIGNED-PAYLOAD' && declared !== bodyHash) {
-      return deny(400, 'InvalidSignatureException', 'x-amz-content-sha256 does not match the request body');
+      return deny(403, 'InvalidSignatureException', 'x-amz-content-sha256 does not match the request body');
     }
     const { path, pairs } = splitUrl(req.rawUrl);
     return this.check({
