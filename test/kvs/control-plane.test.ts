@@ -1,10 +1,10 @@
 import t from 'tap';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlPlane, StaticCredentialsProvider, type IceServer } from '../../ts/kvs/index.js';
+import { ControlPlane, StaticCredentialsProvider, createChannelSignaling, type IceServer } from '../../ts/kvs/index.js';
 import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
 import { next } from './helpers.js';
 
@@ -66,7 +66,6 @@ t.test('a stale cached endpoint is re-resolved when GetIceServerConfig fails the
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const cacheFile = join(dir, 'c.json');
   // a cache file pointing at an endpoint that no longer answers
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(
     cacheFile,
     JSON.stringify({
@@ -125,4 +124,32 @@ t.test('the STUN responder answers a Binding request with our address (RFC 5389 
   t.equal(ip, '127.0.0.1');
   t.equal(xport, sock.address().port);
   t.equal(res.readUInt16BE(32), 0x8028, 'FINGERPRINT');
+});
+
+t.test('signaling re-resolves a stale cached WSS endpoint after failed attempts and connects', async (t) => {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cacheFile = join(dir, 'c.json');
+  writeFileSync(
+    cacheFile,
+    JSON.stringify({
+      version: 1,
+      entries: { [`${svc.region}/cam/MASTER`]: { channelArn: svc.channelArn('cam'), wss: 'ws://127.0.0.1:9', https: 'http://127.0.0.1:9', resolvedAt: Date.now() } },
+    }),
+  );
+  const credentials = new StaticCredentialsProvider(svc.credentials);
+  const cp = cpFor(svc, { cacheFile });
+  const master = await createChannelSignaling({ controlPlane: cp, credentials, role: 'MASTER', backoff: { initialMs: 20, maxMs: 100 } });
+  t.teardown(() => {
+    master.close();
+    cp.close();
+  });
+  const failures: string[] = [];
+  master.on('reconnecting', (i) => failures.push(i.error?.message ?? ''));
+  await master.open();
+  t.ok(failures.length >= 2 && failures.every((m) => /127\.0\.0\.1:9/.test(m)), `failed at the stale endpoint first (${failures.length})`);
+  t.equal((await cp.getEndpoints('MASTER')).wss, svc.wssEndpoint, 'the cache now holds the live endpoint');
+  t.match(readFileSync(cacheFile, 'utf8'), svc.wssEndpoint, 'and so does the file');
 });
