@@ -2,12 +2,14 @@
 // streaming Annex-B access-unit parser and the SEI capture-timestamp message.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
 #include "annexb.h"
 #include "annexb_parser.h"
 #include "h264_sei.h"
+#include "openh264_encoder.h"
 
 using namespace kvs::media;
 using Bytes = std::vector<uint8_t>;
@@ -189,4 +191,76 @@ TEST(H264Sei, EscapeAndUnescapeAreInverse) {
   const Bytes esc = h264_escape_rbsp(raw.data(), raw.size());
   EXPECT_EQ(esc, (Bytes{0, 0, 3, 0, 0, 3, 0, 1, 0, 0, 3, 2, 0, 0, 3, 3, 0, 0, 4, 0, 0}));
   EXPECT_EQ(h264_unescape_rbsp(esc.data(), esc.size()), raw);
+}
+
+// ---- against a real H.264 encoder's output (openh264, the engine's software encoder)
+
+TEST(AnnexBParser, RealEncoderStreamSplitsIntoItsAccessUnitsWithTimestampSei) {
+  EncoderConfig cfg;
+  cfg.width = 320;
+  cfg.height = 240;
+  cfg.fps = 30;
+  cfg.bitrate_kbps = 800;
+  cfg.keyframe_interval = 10;
+  std::string err;
+  auto enc = OpenH264Encoder::create(cfg, &err);
+  ASSERT_TRUE(enc) << err;
+  std::vector<EncodedFramePtr> frames;
+  I420Frame pic;
+  pic.allocate(cfg.width, cfg.height);
+  for (int i = 0; i < 30; ++i) {
+    for (int y = 0; y < cfg.height; ++y)
+      for (int x = 0; x < cfg.width; ++x) pic.y()[y * cfg.width + x] = uint8_t((x + y + 3 * i) & 0xff);
+    std::fill(pic.u(), pic.u() + cfg.width * cfg.height / 4, uint8_t(100 + i));
+    std::fill(pic.v(), pic.v() + cfg.width * cfg.height / 4, uint8_t(140));
+    if (i == 15) enc->request_keyframe();
+    auto f = enc->encode(pic, 1000 * i, &err);
+    ASSERT_TRUE(err.empty()) << err;
+    if (f) frames.push_back(f);
+  }
+  ASSERT_GE(frames.size(), 20u);
+  // The stream a pipe source would read: each access unit preceded by a timestamp SEI; IDRs
+  // after the first lose their SPS/PPS (as with cameras that send them once).
+  Bytes stream;
+  std::vector<bool> keys;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    add(&stream, make_timestamp_sei_nal(5000000 + i));
+    for (const NalUnit& n : split_annexb(frames[i]->data.data(), frames[i]->data.size())) {
+      if (i > 0 && (n.type() == kNalSps || n.type() == kNalPps)) continue;
+      add(&stream, Bytes(n.data, n.data + n.size));
+    }
+    keys.push_back(frames[i]->keyframe);
+  }
+  std::mt19937 rng(42);
+  AnnexBParser p;
+  std::vector<H264AccessUnit> aus;
+  for (size_t i = 0; i < stream.size();) {
+    size_t n = std::min<size_t>(1 + rng() % 3000, stream.size() - i);
+    p.push(stream.data() + i, n, &aus);
+    i += n;
+  }
+  p.flush(&aus);
+  ASSERT_EQ(aus.size(), frames.size());
+  for (size_t i = 0; i < aus.size(); ++i) {
+    EXPECT_EQ(aus[i].keyframe, keys[i]) << i;
+    const auto nals = split_annexb(aus[i].data.data(), aus[i].data.size());
+    ASSERT_FALSE(nals.empty());
+    uint64_t ts = 0;
+    ASSERT_TRUE(find_timestamp_sei(nals[0].data, nals[0].size, &ts)) << i;
+    EXPECT_EQ(ts, 5000000 + i);
+    if (aus[i].keyframe) {  // every keyframe is self-contained again
+      EXPECT_TRUE(aus[i].has_sps && aus[i].has_pps) << i;
+    }
+    // The slices are the encoder's, byte for byte.
+    Bytes slices_in, slices_out;
+    for (const NalUnit& n : split_annexb(frames[i]->data.data(), frames[i]->data.size()))
+      if (n.type() == kNalSlice || n.type() == kNalIdr) slices_in.insert(slices_in.end(), n.data, n.data + n.size);
+    for (const NalUnit& n : nals)
+      if (n.type() == kNalSlice || n.type() == kNalIdr) slices_out.insert(slices_out.end(), n.data, n.data + n.size);
+    EXPECT_EQ(slices_in, slices_out) << i;
+  }
+  int nkeys = 0;
+  for (bool k : keys) nkeys += k;
+  EXPECT_GE(nkeys, 3);  // IDR at 0, the request at 15, and the interval
+  EXPECT_EQ(p.stats().sps_pps_inserted, uint64_t(nkeys - 1));
 }
