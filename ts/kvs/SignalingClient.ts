@@ -95,6 +95,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   private stateValue: SignalingState = 'idle';
   private loop: Promise<void> | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  private pongTimer: NodeJS.Timeout | undefined;
   private lifeTimer: NodeJS.Timeout | undefined;
   private sleepTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private connectedOnce = false;
@@ -377,28 +378,22 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.current = cand;
     ws.removeAllListeners('message');
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
-    let pongPending = false;
-    ws.on('pong', () => {
-      pongPending = false;
-    });
+    ws.on('pong', () => this.clearPongTimer());
     ws.on('error', () => undefined);
     ws.on('close', (code: number, buf: Buffer) => this.onSocketClose(cand, code, buf.toString('utf8')));
     this.stopTimers();
-    const pingEvery = this.opts.pingIntervalMs ?? 20_000;
+    // Keepalive: a ping every pingIntervalMs; no pong within pongTimeoutMs means the path is
+    // dead (a half-open TCP connection never closes by itself), so drop it and reconnect.
     const pongTimeout = this.opts.pongTimeoutMs ?? 10_000;
-    let lastPing = 0;
     this.pingTimer = setInterval(() => {
-      if (ws.readyState !== WebSocket.OPEN) return;
-      if (pongPending && Date.now() - lastPing >= pongTimeout) {
+      if (ws.readyState !== WebSocket.OPEN || this.pongTimer) return;
+      ws.ping();
+      this.pongTimer = setTimeout(() => {
+        this.pongTimer = undefined;
         ws.terminate();
-        return;
-      }
-      if (!pongPending) {
-        pongPending = true;
-        lastPing = Date.now();
-        ws.ping();
-      }
-    }, Math.max(10, Math.min(pingEvery, pongTimeout)));
+      }, pongTimeout);
+      this.pongTimer.unref();
+    }, this.opts.pingIntervalMs ?? 20_000);
     this.pingTimer.unref();
     const maxMs = this.opts.maxConnectionMs ?? 3_600_000;
     const margin = Math.min(this.opts.reconnectMarginMs ?? 300_000, maxMs / 2);
@@ -425,7 +420,13 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     t.unref();
   }
 
+  private clearPongTimer(): void {
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+
   private stopTimers(): void {
+    this.clearPongTimer();
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.lifeTimer) clearTimeout(this.lifeTimer);
     this.pingTimer = undefined;
