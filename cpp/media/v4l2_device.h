@@ -45,6 +45,7 @@ class V4l2Device {
   // The errno of the last failed ioctl other than EAGAIN (0 after clear_last_error()).
   int last_error() const { return last_error_; }
   void clear_last_error() { last_error_ = 0; }
+  void set_last_error(int e) { last_error_ = e; }
   void* mmap(size_t length, int64_t offset);
   void munmap(void* addr, size_t length);
   // poll() on the fd for the given events. Returns the revents, 0 on timeout, -errno on error.

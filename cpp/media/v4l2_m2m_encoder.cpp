@@ -560,12 +560,15 @@ bool V4l2M2mEncoder::dequeue_output(bool* got, std::string* error) {
 }
 
 void V4l2M2mEncoder::handle_events() {
+  // Events are optional for encoders: a driver without them (ENOTTY) is not a failing device.
+  const int saved = device_.last_error();
   for (int i = 0; i < 64; ++i) {
     v4l2_event ev{};
-    if (device_.ioctl(VIDIOC_DQEVENT, &ev) != 0) return;
+    if (device_.ioctl(VIDIOC_DQEVENT, &ev) != 0) break;
     if (ev.type == V4L2_EVENT_EOS) ++stats_.eos_events;
     if (ev.type == V4L2_EVENT_SOURCE_CHANGE) ++stats_.source_change_events;
   }
+  device_.set_last_error(saved);
 }
 
 bool V4l2M2mEncoder::collect(std::vector<V4l2CodedBuffer>* out, bool* last, std::string* error) {
