@@ -2,7 +2,7 @@
 // by Chromium's decoder (getStats inbound-rtp framesDecoded).
 import t from 'tap';
 import { ChromiumHost } from '../peers/chromium.js';
-import { assertVideo, streamToViewer } from './engine-session.js';
+import { assertVideo, streamToViewer, videoTrack } from './engine-session.js';
 
 const host = await ChromiumHost.launch();
 t.teardown(() => host.close());
@@ -20,7 +20,9 @@ t.test('Chromium with the KVS viewer offer: audio + video recvonly and a data ch
 t.test('two Chromium viewers of one track at once', async (t) => {
   const a = await host.newViewer({ name: 'chromium A' });
   const b = await host.newViewer({ name: 'chromium B' });
-  const [ra, rb] = await Promise.all([streamToViewer(t, a), streamToViewer(t, b)]);
+  const track = videoTrack(t);
+  const [ra, rb] = await Promise.all([streamToViewer(t, a, { track }), streamToViewer(t, b, { track })]);
   if (ra) assertVideo(t, ra);
   if (rb) assertVideo(t, rb);
+  t.equal(track.stats().subscribers, 2, 'one track, two subscribed peers');
 });

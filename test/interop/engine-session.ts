@@ -24,15 +24,25 @@ export interface SessionResult {
   track: VideoTrack;
 }
 
-/** Engine PeerConnection + VideoTrack, closed by the test's teardown. */
-export function engine(t: Test, pcOptions: PeerConnectionOptions = {}, trackOptions: VideoTrackOptions = {}): { pc: PeerConnection; track: VideoTrack } {
+export interface SessionOptions {
+  pc?: PeerConnectionOptions;
+  /** Share this track (owned by the caller) instead of making one per peer. */
+  track?: VideoTrack;
+}
+
+/** A VideoTrack of the test size, closed by the test's teardown. */
+export function videoTrack(t: Test, trackOptions: VideoTrackOptions = {}): VideoTrack {
   const track = new VideoTrack({ ...TRACK, ...trackOptions });
-  const pc = new PeerConnection({ iceServers: [], ...pcOptions });
+  t.teardown(() => track.close());
+  return track;
+}
+
+/** Engine PeerConnection (+ its own VideoTrack unless one is given), closed by the test's teardown. */
+export function engine(t: Test, opts: SessionOptions = {}): { pc: PeerConnection; track: VideoTrack } {
+  const track = opts.track ?? videoTrack(t);
+  const pc = new PeerConnection({ iceServers: [], ...opts.pc });
   pc.addTrack(track);
-  t.teardown(() => {
-    pc.close();
-    track.close();
-  });
+  t.teardown(() => pc.close());
   return { pc, track };
 }
 
@@ -43,11 +53,10 @@ export function engine(t: Test, pcOptions: PeerConnectionOptions = {}, trackOpti
 export async function streamToViewer(
   t: Test,
   viewer: Viewer,
-  pcOptions: PeerConnectionOptions = {},
-  trackOptions: VideoTrackOptions = {},
+  opts: SessionOptions = {},
 ): Promise<SessionResult | null> {
   t.teardown(() => viewer.close());
-  const { pc, track } = engine(t, pcOptions, trackOptions);
+  const { pc, track } = engine(t, opts);
   let conn: Connection | undefined;
   try {
     conn = await connectToEngine(viewer, pc);
@@ -89,5 +98,5 @@ export function assertVideo(t: Test, r: SessionResult): void {
   t.notOk(conn.engineStates.includes('failed'), 'engine never failed');
   t.ok(/a=rtpmap:\d+ H264\/90000/i.test(conn.answer), 'answer carries H.264');
   t.same(conn.candidateErrors, [], 'every trickled candidate was accepted on both sides');
-  t.comment(`time to first frame from createOffer: ${stats.firstFrameMs ?? '?'} ms`);
+  t.comment(`time to first frame from createOffer: ${stats.firstFrameMs === undefined ? '?' : Math.round(stats.firstFrameMs)} ms`);
 }

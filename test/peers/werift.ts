@@ -16,6 +16,8 @@ export class WeriftViewer implements Viewer {
   private readonly candidateCbs: ((c: IceCandidateInit) => void)[] = [];
   private readonly stateCbs: ((s: string) => void)[] = [];
   private closed = false;
+  /** Every transport gathered for the offer (see close()). */
+  private offerTransports: { stop(): Promise<void> }[] = [];
 
   constructor(private readonly opts: WeriftViewerOptions = {}) {
     this.pc = new RTCPeerConnection({
@@ -60,6 +62,7 @@ export class WeriftViewer implements Viewer {
     if (this.opts.dataChannel) this.pc.createDataChannel('kvsDataChannel');
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    this.offerTransports = this.pc.getTransceivers().map((tr) => tr.dtlsTransport);
     return this.pc.localDescription?.sdp ?? offer.sdp;
   }
 
@@ -104,5 +107,8 @@ export class WeriftViewer implements Viewer {
     this.closed = true;
     this.counter.cancel();
     await this.pc.close();
+    // werift 0.25 gathers one transport per m-line for the offer and, when the answer bundles
+    // them, never stops the ones it dropped: their UDP sockets would keep the process alive.
+    await Promise.allSettled(this.offerTransports.map((d) => d.stop()));
   }
 }
