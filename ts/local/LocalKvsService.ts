@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ControlPlaneApi, HttpError, type AwsErrorArgs, type ChannelInfo, type IceServerEntry } from './ControlPlaneApi.js';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -51,16 +52,6 @@ export interface LocalServiceOptions {
   maxBodyBytes?: number;
 }
 
-export interface ChannelInfo {
-  name: string;
-  arn: string;
-  type: 'SINGLE_MASTER';
-  messageTtlSeconds: number;
-  tags: Record<string, string>;
-  createdAt: number;
-  version: string;
-}
-
 export interface LocalServiceEvents {
   connect: [peer: Peer];
   disconnect: [peer: Peer, code: number, reason: string];
@@ -70,29 +61,12 @@ export interface LocalServiceEvents {
   call: [operation: string];
 }
 
-interface AwsErrorArgs {
-  status: number;
-  awsCode: string;
-  message: string;
-}
-
-class HttpError extends Error {
-  constructor(readonly args: AwsErrorArgs) {
-    super(args.message);
-  }
-}
-
-function stableChannelId(name: string, region: string): string {
-  const h = createHash('sha256').update(`${region}/${name}`).digest();
-  return String(h.readUIntBE(0, 6) % 10_000_000_000_000).padStart(13, '1');
-}
-
 export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
   readonly region: string;
   readonly accountId: string;
   readonly host: string;
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
-  readonly channels = new Map<string, ChannelInfo>();
+  private readonly api: ControlPlaneApi;
   private readonly temporaryKeys = new Map<string, KnownKey>();
   private readonly verifier: SigV4Verifier;
   private readonly router: SignalingRouter;
@@ -133,13 +107,30 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
     });
     this.router = new SignalingRouter(
       this.limits,
-      (arn) => (this.channelByArn(arn)?.messageTtlSeconds ?? 0) * 1000,
+      (arn) => (this.api.channelByArn(arn)?.messageTtlSeconds ?? 0) * 1000,
       () => this.now(),
     );
     this.router.on('connect', (p) => this.emit('connect', p));
     this.router.on('disconnect', (p, code, reason) => this.emit('disconnect', p, code, reason));
     this.router.on('protocolError', (p, t, d, s) => this.emit('protocolError', p, t, d, s));
-    for (const name of opts.channels ?? []) this.createChannel(name);
+    this.api = new ControlPlaneApi({
+      region: this.region,
+      accountId: this.accountId,
+      now: () => this.now(),
+      autoCreateChannels: opts.autoCreateChannels ?? false,
+      endpoints: () => ({ wss: this.wssEndpoint, https: this.endpoint }),
+      iceServers: (c, clientId) => {
+        const ttl = this.opts.turnTtlSec ?? 300;
+        const list: IceServerEntry[] = [];
+        if (this.coturn) {
+          const t = this.coturn.credentials(`${c.name}.${clientId}`, ttl, this.now());
+          list.push({ Uris: t.uris, Username: t.username, Password: t.password, Ttl: ttl });
+        }
+        if (this.stun) list.push({ Uris: [this.stun.url], Username: '', Password: '', Ttl: ttl });
+        return list;
+      },
+    });
+    for (const name of opts.channels ?? []) this.api.createChannel(name);
   }
 
   now(): number {
@@ -198,33 +189,21 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
     return { ...this.pkiValue.issueClient(thingName), ca: this.pkiValue.ca.cert };
   }
 
+  /** Channels by name. */
+  get channels(): ReadonlyMap<string, ChannelInfo> {
+    return this.api.channels;
+  }
+
   channelArn(name: string): string {
-    return `arn:aws:kinesisvideo:${this.region}:${this.accountId}:channel/${name}/${stableChannelId(name, this.region)}`;
+    return this.api.channelArn(name);
+  }
+
+  createChannel(name: string, messageTtlSeconds = 60, tags: Record<string, string> = {}): ChannelInfo {
+    return this.api.createChannel(name, messageTtlSeconds, tags);
   }
 
   peers(channelName: string): { master: boolean; viewers: string[] } {
     return this.router.peers(this.channelArn(channelName));
-  }
-
-  createChannel(name: string, messageTtlSeconds = 60, tags: Record<string, string> = {}): ChannelInfo {
-    const existing = this.channels.get(name);
-    if (existing) return existing;
-    const info: ChannelInfo = {
-      name,
-      arn: this.channelArn(name),
-      type: 'SINGLE_MASTER',
-      messageTtlSeconds,
-      tags,
-      createdAt: this.now(),
-      version: randomBytes(10).toString('hex'),
-    };
-    this.channels.set(name, info);
-    return info;
-  }
-
-  private channelByArn(arn: string): ChannelInfo | undefined {
-    for (const c of this.channels.values()) if (c.arn === arn) return c;
-    return undefined;
   }
 
   /** Temporary keys (what the IoT endpoint hands out); they stop working at `expiration`. */
@@ -385,120 +364,12 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
       try {
         if (req.method !== 'POST') throw new HttpError({ status: 404, awsCode: 'UnknownOperationException', message: `${req.method ?? ''} ${path}` });
         this.emit('call', path);
-        this.sendJson(res, 200, this.dispatch(path, input));
+        this.sendJson(res, 200, this.api.dispatch(path, input));
       } catch (err) {
         if (err instanceof HttpError) return this.sendError(res, path, err.args);
         return this.sendError(res, path, { status: 500, awsCode: 'InternalFailure', message: String(err) });
       }
     });
-  }
-
-  private requireChannel(input: Record<string, unknown>): ChannelInfo {
-    const arn = input['ChannelARN'];
-    const name = input['ChannelName'];
-    const found =
-      typeof arn === 'string' ? this.channelByArn(arn) : typeof name === 'string' ? this.channels.get(name) : undefined;
-    if (typeof arn !== 'string' && typeof name !== 'string') {
-      throw new HttpError({ status: 400, awsCode: 'InvalidArgumentException', message: 'ChannelARN or ChannelName is required' });
-    }
-    if (!found) {
-      if (typeof name === 'string' && this.opts.autoCreateChannels) return this.createChannel(name);
-      throw new HttpError({
-        status: 404,
-        awsCode: 'ResourceNotFoundException',
-        message: `The requested channel is not found or not active: ${String(arn ?? name)}`,
-      });
-    }
-    return found;
-  }
-
-  private dispatch(path: string, input: Record<string, unknown>): object {
-    switch (path) {
-      case '/createSignalingChannel': {
-        const name = input['ChannelName'];
-        if (typeof name !== 'string' || !/^[a-zA-Z0-9_.-]{1,256}$/.test(name)) {
-          throw new HttpError({ status: 400, awsCode: 'InvalidArgumentException', message: 'ChannelName must match [a-zA-Z0-9_.-]{1,256}' });
-        }
-        if (input['ChannelType'] !== undefined && input['ChannelType'] !== 'SINGLE_MASTER') {
-          throw new HttpError({ status: 400, awsCode: 'InvalidArgumentException', message: 'only SINGLE_MASTER channels are supported' });
-        }
-        if (this.channels.has(name)) {
-          throw new HttpError({ status: 400, awsCode: 'ResourceInUseException', message: `The signaling channel ${name} already exists` });
-        }
-        const smc = input['SingleMasterConfiguration'] as { MessageTtlSeconds?: unknown } | undefined;
-        const ttl = typeof smc?.MessageTtlSeconds === 'number' ? smc.MessageTtlSeconds : 60;
-        const tags: Record<string, string> = {};
-        if (Array.isArray(input['Tags'])) {
-          for (const t of input['Tags'] as Array<{ Key?: unknown; Value?: unknown }>) {
-            if (typeof t?.Key === 'string') tags[t.Key] = typeof t.Value === 'string' ? t.Value : '';
-          }
-        }
-        return { ChannelARN: this.createChannel(name, ttl, tags).arn };
-      }
-      case '/describeSignalingChannel': {
-        const c = this.requireChannel(input);
-        return {
-          ChannelInfo: {
-            ChannelName: c.name,
-            ChannelARN: c.arn,
-            ChannelType: c.type,
-            ChannelStatus: 'ACTIVE',
-            CreationTime: c.createdAt / 1000,
-            SingleMasterConfiguration: { MessageTtlSeconds: c.messageTtlSeconds },
-            Version: c.version,
-          },
-        };
-      }
-      case '/listSignalingChannels':
-        return {
-          ChannelInfoList: [...this.channels.values()].map((c) => ({
-            ChannelName: c.name,
-            ChannelARN: c.arn,
-            ChannelType: c.type,
-            ChannelStatus: 'ACTIVE',
-            CreationTime: c.createdAt / 1000,
-          })),
-        };
-      case '/deleteSignalingChannel': {
-        const c = this.requireChannel(input);
-        this.channels.delete(c.name);
-        return {};
-      }
-      case '/getSignalingChannelEndpoint': {
-        this.requireChannel(input);
-        const cfg = input['SingleMasterChannelEndpointConfiguration'] as { Protocols?: unknown; Role?: unknown } | undefined;
-        const role = cfg?.Role ?? 'MASTER';
-        if (role !== 'MASTER' && role !== 'VIEWER') {
-          throw new HttpError({ status: 400, awsCode: 'InvalidArgumentException', message: 'Role must be MASTER or VIEWER' });
-        }
-        const protocols = Array.isArray(cfg?.Protocols) ? (cfg.Protocols as unknown[]) : ['WSS', 'HTTPS'];
-        const list: Array<{ Protocol: string; ResourceEndpoint: string }> = [];
-        for (const p of protocols) {
-          if (p === 'WSS') list.push({ Protocol: 'WSS', ResourceEndpoint: this.wssEndpoint });
-          else if (p === 'HTTPS') list.push({ Protocol: 'HTTPS', ResourceEndpoint: this.endpoint });
-          else if (p === 'WEBRTC') list.push({ Protocol: 'WEBRTC', ResourceEndpoint: this.endpoint });
-          else throw new HttpError({ status: 400, awsCode: 'InvalidArgumentException', message: `unknown protocol ${String(p)}` });
-        }
-        return { ResourceEndpointList: list };
-      }
-      case '/describeMediaStorageConfiguration':
-        this.requireChannel(input);
-        return { MediaStorageConfiguration: { Status: 'DISABLED' } };
-      case '/v1/get-ice-server-config': {
-        const c = this.requireChannel(input);
-        const clientId = typeof input['ClientId'] === 'string' ? input['ClientId'] : 'master';
-        const ttl = this.opts.turnTtlSec ?? 300;
-        const list: Array<{ Uris: string[]; Username: string; Password: string; Ttl: number }> = [];
-        if (this.coturn) {
-          const t = this.coturn.credentials(`${c.name}.${clientId}`, ttl, this.now());
-          list.push({ Uris: t.uris, Username: t.username, Password: t.password, Ttl: ttl });
-        }
-        if (this.stun) list.push({ Uris: [this.stun.url], Username: '', Password: '', Ttl: ttl });
-        return { IceServerList: list };
-      }
-      default:
-        throw new HttpError({ status: 404, awsCode: 'UnknownOperationException', message: `unknown operation ${path}` });
-    }
   }
 
   // ---- signaling WebSocket -------------------------------------------------------------
@@ -523,7 +394,7 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
     const params = new URL(rawUrl, 'http://local').searchParams;
     const arn = params.get('X-Amz-ChannelARN');
     if (!arn) return this.refuseUpgrade(socket, 'connect', { status: 400, awsCode: 'InvalidArgumentException', message: 'X-Amz-ChannelARN is required' });
-    if (!this.channelByArn(arn)) {
+    if (!this.api.channelByArn(arn)) {
       return this.refuseUpgrade(socket, 'connect', { status: 404, awsCode: 'ResourceNotFoundException', message: `The requested channel is not found or not active: ${arn}` });
     }
     const clientId = params.get('X-Amz-ClientId') ?? undefined;
