@@ -11,11 +11,14 @@ CXX=${CLANGXX:-$(command -v clang++ || command -v clang++-14 || true)}
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock"  # one run at a time per checkout: binaries, corpora and logs are shared
 flock -w 900 9 || { echo "another fuzz/run.sh holds $OUT/.lock"; exit 1; }
-FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icpp/media)
+FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icpp/media -Icpp/rtc)
 declare -A SRC=(
   [annexb_split_fuzz]="fuzz/annexb_split_fuzz.cpp cpp/media/annexb.cpp"
   [annexb_parser_fuzz]="fuzz/annexb_parser_fuzz.cpp cpp/media/annexb_parser.cpp cpp/media/annexb.cpp"
   [sei_fuzz]="fuzz/sei_fuzz.cpp cpp/media/h264_sei.cpp"
+  [sdp_fuzz]="fuzz/sdp_fuzz.cpp cpp/rtc/sdp.cpp"
+  [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp"
+  [h264_packetizer_fuzz]="fuzz/h264_packetizer_fuzz.cpp cpp/rtc/h264_packetizer.cpp cpp/media/annexb.cpp"
 )
 # Seeds: a tiny valid stream (SPS, PPS, IDR, P, SEI) so the fuzzer starts from real structure.
 seed() { mkdir -p "$OUT/corpus/$1"; printf "$2" >"$OUT/corpus/$1/seed-$3"; }
@@ -23,8 +26,12 @@ STREAM='\x00\x00\x00\x01\x67\x42\xc0\x1e\xda\x02\x80\xbf\x00\x00\x01\x68\xce\x3c
 for t in annexb_split_fuzz annexb_parser_fuzz; do seed "$t" "$STREAM" 1; seed "$t" "\x05$STREAM" 2; done
 seed sei_fuzz '\x06\x05\x18\x6b\x76\x73\x2d\x65\x64\x67\x65\x9c\x41\x4e\x1d\xa3\x52\x7f\x10\x00\x00\x03\x00\x00\x00\x00\x00\x01\x80' 1
 seed sei_fuzz '\x06\xff\x05\xff\x02\x11\x80' 2
+# SDP offers captured from real stacks seed the SDP target.
+mkdir -p "$OUT/corpus/sdp_fuzz" && cp cpp/test/rtc/offers/*.sdp "$OUT/corpus/sdp_fuzz/"
+seed rtcp_fuzz '\x81\xc9\x00\x07\x01\x02\x03\x04\xaa\xbb\xcc\xdd\x40\xff\xff\xfe\x00\x01\x00\x10\x00\x00\x00\x5a\x12\x34\x56\x78\x00\x01\x00\x00\x81\xce\x00\x02\x00\x00\x00\x01\x00\x00\x00\x02' 1
+seed h264_packetizer_fuzz "\x40$STREAM" 1
 status=0
-for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz; do
+for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz sdp_fuzz rtcp_fuzz h264_packetizer_fuzz; do
   # shellcheck disable=SC2086
   "$CXX" "${FLAGS[@]}" ${SRC[$t]} -o "$OUT/$t"
   echo "== $t: $RUNS runs"
