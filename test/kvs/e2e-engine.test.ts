@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { chromium, type Page } from 'playwright-core';
-import { startLocalService } from '../../ts/local/index.js';
-import type { IceCandidate, IceServer, SessionDescription } from '../../ts/kvs/index.js';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
+import type { ControlPlane, IceCandidate, IceServer, SessionDescription } from '../../ts/kvs/index.js';
 import { ourClient, waitFor } from './helpers.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -71,27 +71,26 @@ async function stats(page: Page): Promise<ViewerStats> {
 }
 
 const ready = existsSync(CHROMIUM) && existsSync(ADDON);
+const SKIP = !ready && 'needs /usr/bin/chromium and build/Release/kvs_edge.node';
 
-t.test('native engine master answers Chromium driven by the KVS JS SDK through the local service', { skip: !ready && 'needs /usr/bin/chromium and build/Release/kvs_edge.node' }, async (t) => {
+type Tap = { teardown(fn: () => unknown): void };
+
+/** The camera: our signaling client as master + the native engine, one PeerConnection per viewer. */
+async function engineMaster(t: Tap, svc: LocalKvsService) {
   const { PeerConnection, VideoTrack } = await import('../../ts/native/index.js');
-  const svc = await startLocalService({ tls: true, turn: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
-
   const track = new VideoTrack({ width: 320, height: 240, fps: 30, bitrateKbps: 500 });
   const peers = new Map<string, InstanceType<typeof PeerConnection>>();
   t.teardown(() => {
     for (const pc of peers.values()) pc.close();
     track.close();
   });
-
-  // --- the camera: our signaling client + the native engine ------------------------------
   const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER');
   t.teardown(() => {
     master.close();
     cp.close();
   });
   const early = new Map<string, IceCandidate[]>();
-  const masterErrors: string[] = [];
+  const errors: string[] = [];
   master.on('iceCandidate', (c: IceCandidate, from: string) => {
     const pc = peers.get(from);
     if (pc) pc.addRemoteCandidate(c);
@@ -113,15 +112,16 @@ t.test('native engine master answers Chromium driven by the KVS JS SDK through t
         for (const c of early.get(viewerId) ?? []) pc.addRemoteCandidate(c);
         early.delete(viewerId);
       } catch (err) {
-        masterErrors.push(String(err));
+        errors.push(String(err));
       }
     })();
   });
   await master.open();
+  return { cp, master, errors };
+}
 
-  // --- the viewer: Chromium + the KVS JS SDK bundle --------------------------------------
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
-  t.teardown(() => browser.close());
+/** A Chromium page whose signaling is the KVS JS SDK bundle, as viewer `clientId`. */
+async function chromiumViewer(t: Tap, browser: Browser, cp: ControlPlane, svc: LocalKvsService, clientId: string): Promise<Page> {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   // WebCrypto (SigV4 in the SDK) needs a secure context: an http://127.0.0.1 page is one.
@@ -131,37 +131,72 @@ t.test('native engine master answers Chromium driven by the KVS JS SDK through t
   await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
   await page.addScriptTag({ path: SDK_BUNDLE });
   const ep = await cp.getEndpoints('VIEWER');
-  const iceServers: IceServer[] = await cp.getIceServers('VIEWER', 'chromium-1');
-  await page.evaluate(`(${VIEWER_SCRIPT})(${JSON.stringify({
-    channelArn: ep.channelArn,
-    wss: ep.wss,
-    clientId: 'chromium-1',
-    region: svc.region,
-    credentials: svc.credentials,
-    iceServers,
-  })})`);
+  const iceServers: IceServer[] = await cp.getIceServers('VIEWER', clientId);
+  await page.evaluate(`(${VIEWER_SCRIPT})(${JSON.stringify({ channelArn: ep.channelArn, wss: ep.wss, clientId, region: svc.region, credentials: svc.credentials, iceServers })})`);
+  return page;
+}
 
+async function framesAtLeast(page: Page, n: number, ms: number): Promise<ViewerStats> {
   let s: ViewerStats = { frames: 0, width: 0, height: 0, state: '', errors: [] };
-  const got = await waitFor(() => s.frames >= 30, 40_000, async () => {
+  await waitFor(() => s.frames >= n, ms, async () => {
     s = await stats(page);
   });
-  t.ok(got, `Chromium decoded frames from the engine (${s.frames}, state ${s.state}, errors ${s.errors.join('; ')}, master errors ${masterErrors.join('; ')})`);
+  return s;
+}
+
+t.test('native engine master answers Chromium driven by the KVS JS SDK through the local service; GO_AWAY does not stop the media', { skip: SKIP }, async (t) => {
+  const svc = await startLocalService({ tls: true, turn: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  const { cp, master, errors } = await engineMaster(t, svc);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+  t.teardown(() => browser.close());
+  const page = await chromiumViewer(t, browser, cp, svc, 'chromium-1');
+
+  let s = await framesAtLeast(page, 30, 40_000);
+  t.ok(s.frames >= 30, `Chromium decoded frames from the engine (${s.frames}, state ${s.state}, errors ${s.errors.join('; ')}, master errors ${errors.join('; ')})`);
   t.equal(s.width, 320);
   t.equal(s.height, 240);
   t.same(s.errors, [], 'no error in the page');
 
-  // GO_AWAY: signaling moves, media does not stop
   const before = s.frames;
   let disconnects = 0;
   master.on('disconnected', () => disconnects++);
   const reopened = new Promise<string>((resolve) => master.once('open', (i) => resolve(i.reason)));
   svc.goAway('cam');
   t.equal(await reopened, 'GO_AWAY', 'the master reconnected after GO_AWAY');
-  const more = await waitFor(() => s.frames >= before + 60, 30_000, async () => {
-    s = await stats(page);
-  });
-  t.ok(more, `frames kept coming after GO_AWAY (${before} -> ${s.frames})`);
+  s = await framesAtLeast(page, before + 60, 30_000);
+  t.ok(s.frames >= before + 60, `frames kept coming after GO_AWAY (${before} -> ${s.frames})`);
   t.equal(s.state, 'connected');
   t.equal(disconnects, 0);
-  t.same(masterErrors, []);
+  t.same(errors, []);
+});
+
+t.test('the service is killed and restarted: media to the current viewer goes on, the master comes back, a new Chromium viewer gets frames', { skip: SKIP }, async (t) => {
+  const svc = await startLocalService({ tls: true, turn: false, channels: ['cam'], closeGraceMs: 50 });
+  let svc2: LocalKvsService | undefined;
+  t.teardown(async () => {
+    await svc.close();
+    await svc2?.close();
+  });
+  const { cp, master, errors } = await engineMaster(t, svc);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+  t.teardown(() => browser.close());
+  const first = await chromiumViewer(t, browser, cp, svc, 'chromium-a');
+  let s = await framesAtLeast(first, 30, 40_000);
+  t.ok(s.frames >= 30, `first viewer decodes frames (${s.frames})`);
+
+  const down = new Promise((r) => master.once('disconnected', r));
+  await svc.kill();
+  await down;
+  const during = s.frames;
+  s = await framesAtLeast(first, during + 30, 30_000);
+  t.ok(s.frames >= during + 30, `media kept flowing while the service was down (${during} -> ${s.frames})`);
+
+  const back = new Promise<boolean>((r) => master.once('open', (i) => r(i.reconnect)));
+  svc2 = await startLocalService({ port: svc.port, credentials: svc.credentials, ...(svc.pki ? { pki: svc.pki } : {}), tls: true, turn: false, channels: ['cam'], closeGraceMs: 50 });
+  t.equal(await back, true, 'the master reconnected to the restarted service');
+  const second = await chromiumViewer(t, browser, cp, svc2, 'chromium-b');
+  const s2 = await framesAtLeast(second, 30, 40_000);
+  t.ok(s2.frames >= 30, `a new viewer after the restart decodes frames (${s2.frames}, errors ${s2.errors.join('; ')})`);
+  t.same(errors, [], 'no error on the master side');
 });
