@@ -166,6 +166,7 @@ t.test('clock skew: the service runs 2 hours ahead; both the control plane and s
   t.teardown(() => cp.close());
   const master = await createChannelSignaling({ controlPlane: cp, credentials, role: 'MASTER', backoff: BACKOFF });
   t.teardown(() => master.close());
+  await cp.getEndpoints('MASTER');
   t.ok(Math.abs(cp.clock.skewMs - 2 * 3_600_000) < 10_000, `control plane learned the skew (${cp.clock.skewMs} ms)`);
   cp.clock.setOffsetMs(0); // forget it: signaling must learn it by itself
   await master.open();
@@ -289,5 +290,29 @@ t.test('network loss without a close (half-open TCP): the pong timeout notices a
   const back = next<[{ reconnect: boolean }]>(master, 'open');
   proxy.thaw();
   t.equal((await back)[0].reconnect, true, 'reconnected once the network returned');
+  t.same(svc.peers('cam').master, true);
+});
+
+t.test('a camera that starts before the service: open() waits, retrying with backoff, and connects when it appears', async (t) => {
+  const probe = await startLocalService({ turn: false, stun: false });
+  const port = probe.port;
+  const credentialsPair = probe.credentials;
+  const endpoint = probe.endpoint;
+  await probe.kill();
+  const credentials = new StaticCredentialsProvider(credentialsPair);
+  const cp = new ControlPlane({ region: 'us-west-2', channelName: 'cam', endpoint, credentials, maxAttempts: 1 });
+  const master = await createChannelSignaling({ controlPlane: cp, credentials, role: 'MASTER', backoff: BACKOFF });
+  t.teardown(() => {
+    master.close();
+    cp.close();
+  });
+  const attempts: string[] = [];
+  master.on('reconnecting', (i) => attempts.push(i.error?.code ?? ''));
+  const opened = master.open();
+  t.ok(await waitFor(() => attempts.length >= 3), `retrying while nothing listens (${attempts.join(',')})`);
+  const svc = await startLocalService({ port, credentials: credentialsPair, turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  await opened;
+  t.equal(master.state, 'open');
   t.same(svc.peers('cam').master, true);
 });

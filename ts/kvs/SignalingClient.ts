@@ -28,7 +28,8 @@ export interface SignalingClientOptions {
   /** Required for a viewer (X-Amz-ClientId), absent for the master. */
   clientId?: string;
   region: string;
-  channelArn: string;
+  /** The channel ARN, or how to get it (asked at each connection attempt until it answers). */
+  channelArn: string | (() => Promise<string>);
   /** The WSS endpoint; `refresh` is true after failures, to ask the control plane again. */
   resolveEndpoint: (opts: { refresh: boolean }) => Promise<string>;
   credentials: CredentialsProvider;
@@ -301,12 +302,14 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     const endpoint = await this.opts.resolveEndpoint({ refresh: refreshEndpoint }).catch((err: unknown) => {
       throw err instanceof KvsError ? err : new KvsError('ERR_KVS_CONNECT', `resolving the signaling endpoint: ${errorMessage(err)}`, { cause: err });
     });
+    const arnOpt = this.opts.channelArn;
+    const channelArn = typeof arnOpt === 'string' ? arnOpt : await arnOpt();
     const credentials = await this.opts.credentials.getCredentials();
     const url = await presignSignalingUrl({
       endpoint,
       region: this.opts.region,
       credentials,
-      channelArn: this.opts.channelArn,
+      channelArn,
       ...(this.clientId === undefined ? {} : { clientId: this.clientId }),
       signingDate: this.clock.now(),
       expiresInSec: this.opts.presignExpiresSec ?? 299,

@@ -19,11 +19,12 @@ export type ChannelSignalingOptions = Omit<
  */
 export async function createChannelSignaling(o: ChannelSignalingOptions): Promise<SignalingClient> {
   const { controlPlane: cp, ...rest } = o;
-  const endpoints = await cp.getEndpoints(o.role);
+  // Nothing is asked of the network here: a camera that boots before its network (or before
+  // the service) gets a client whose open() retries with backoff until AWS answers.
   return new SignalingClient({
     ...rest,
     region: cp.region,
-    channelArn: endpoints.channelArn,
+    channelArn: async () => (await cp.getEndpoints(o.role)).channelArn,
     clock: cp.clock,
     resolveEndpoint: async ({ refresh }) => (await cp.getEndpoints(o.role, { refresh })).wss,
     refreshIceServers: () => cp.getIceServers(o.role, o.clientId, { forceRefresh: true }),
