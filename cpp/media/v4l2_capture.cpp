@@ -1,7 +1,9 @@
 #include "v4l2_capture.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -190,6 +192,18 @@ bool V4l2Capture::allocate(std::string* error) {
       }
       bufs_[i].planes.emplace_back(addr, len);
     }
+    if (config_.export_dmabuf) {
+      v4l2_exportbuffer exp{};
+      exp.type = type_;
+      exp.index = i;
+      exp.plane = 0;
+      exp.flags = O_RDONLY | O_CLOEXEC;
+      if (int r = device_.ioctl(VIDIOC_EXPBUF, &exp); r != 0) {
+        *error = who + ": VIDIOC_EXPBUF (DMABUF export) failed: " + v4l2_errno_text(r);
+        return false;
+      }
+      bufs_[i].dmabuf_fd = exp.fd;
+    }
     if (int r = device_.ioctl(VIDIOC_QBUF, &b); r != 0) {
       *error = who + ": VIDIOC_QBUF failed: " + v4l2_errno_text(r);
       return false;
@@ -199,8 +213,10 @@ bool V4l2Capture::allocate(std::string* error) {
 }
 
 void V4l2Capture::release() {
-  for (Buffer& b : bufs_)
+  for (Buffer& b : bufs_) {
     for (auto& [addr, len] : b.planes) device_.munmap(addr, len);
+    if (b.dmabuf_fd >= 0) ::close(b.dmabuf_fd);
+  }
   if (!bufs_.empty() && device_.is_open()) {
     v4l2_requestbuffers req{};
     req.type = type_;
@@ -245,20 +261,15 @@ void V4l2Capture::close() {
   device_.close();
 }
 
-bool V4l2Capture::read_frame(V4l2CapturedFrame* frame, std::string* error) {
-  if (!streaming_) {
-    *error = config_.device + ": capture is not started";
-    return false;
-  }
+bool V4l2Capture::dequeue(v4l2_buffer* out_b, v4l2_plane* planes, std::string* error) {
   const int64_t deadline = now_ms() + config_.timeout_ms;
-  v4l2_plane planes[VIDEO_MAX_PLANES]{};
-  v4l2_buffer b{};
+  v4l2_buffer& b = *out_b;
   for (;;) {
     b = {};
     b.type = type_;
     b.memory = V4L2_MEMORY_MMAP;
     if (mplane_) {
-      memset(planes, 0, sizeof(planes));
+      memset(planes, 0, sizeof(v4l2_plane) * VIDEO_MAX_PLANES);
       b.m.planes = planes;
       b.length = VIDEO_MAX_PLANES;
     }
@@ -279,6 +290,61 @@ bool V4l2Capture::read_frame(V4l2CapturedFrame* frame, std::string* error) {
       return false;
     }
   }
+  if (b.index >= bufs_.size()) {
+    *error = config_.device + ": driver returned a buffer index out of range";
+    return false;
+  }
+  return true;
+}
+
+bool V4l2Capture::dequeue_buffer(V4l2CaptureBuffer* buf, std::string* error) {
+  if (!streaming_) {
+    *error = config_.device + ": capture is not started";
+    return false;
+  }
+  v4l2_plane planes[VIDEO_MAX_PLANES]{};
+  v4l2_buffer b{};
+  if (!dequeue(&b, planes, error)) return false;
+  const Buffer& m = bufs_[b.index];
+  buf->index = b.index;
+  buf->data = static_cast<const uint8_t*>(m.planes[0].first);
+  buf->length = static_cast<uint32_t>(m.planes[0].second);
+  buf->bytesused = std::min<uint32_t>(mplane_ ? planes[0].bytesused : b.bytesused, buf->length);
+  buf->dmabuf_fd = m.dmabuf_fd;
+  buf->timestamp_us = int64_t(b.timestamp.tv_sec) * 1000000 + b.timestamp.tv_usec;
+  buf->sequence = b.sequence;
+  return true;
+}
+
+bool V4l2Capture::requeue_buffer(uint32_t index, std::string* error) {
+  if (index >= bufs_.size()) {
+    *error = config_.device + ": buffer index out of range";
+    return false;
+  }
+  v4l2_plane planes[VIDEO_MAX_PLANES]{};
+  v4l2_buffer b{};
+  b.index = index;
+  b.type = type_;
+  b.memory = V4L2_MEMORY_MMAP;
+  if (mplane_) {
+    b.m.planes = planes;
+    b.length = static_cast<uint32_t>(bufs_[index].planes.size());
+  }
+  if (int r = device_.ioctl(VIDIOC_QBUF, &b); r != 0) {
+    *error = config_.device + ": VIDIOC_QBUF failed: " + v4l2_errno_text(r);
+    return false;
+  }
+  return true;
+}
+
+bool V4l2Capture::read_frame(V4l2CapturedFrame* frame, std::string* error) {
+  if (!streaming_) {
+    *error = config_.device + ": capture is not started";
+    return false;
+  }
+  v4l2_plane planes[VIDEO_MAX_PLANES]{};
+  v4l2_buffer b{};
+  if (!dequeue(&b, planes, error)) return false;
   if (b.index >= bufs_.size()) {
     *error = config_.device + ": driver returned a buffer index out of range";
     return false;

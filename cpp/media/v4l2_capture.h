@@ -21,6 +21,18 @@ struct V4l2CaptureConfig {
   std::vector<uint32_t> formats;
   int buffers = 4;
   int timeout_ms = 2000;   // bound on waiting for one frame
+  bool export_dmabuf = false;  // export every buffer as a DMABUF (VIDIOC_EXPBUF) for zero-copy
+};
+
+// A captured buffer lent to the caller (zero-copy); give it back with requeue_buffer().
+struct V4l2CaptureBuffer {
+  uint32_t index = 0;
+  const uint8_t* data = nullptr;  // the mapped buffer (plane 0), in the driver's layout
+  uint32_t bytesused = 0;
+  uint32_t length = 0;
+  int dmabuf_fd = -1;             // with export_dmabuf; owned by the capture source
+  int64_t timestamp_us = 0;
+  uint32_t sequence = 0;
 };
 
 struct V4l2CapturedFrame {
@@ -51,6 +63,12 @@ class V4l2Capture {
   // Waits up to config.timeout_ms for the next frame.
   bool read_frame(V4l2CapturedFrame* frame, std::string* error);
 
+  // Zero-copy: dequeues the next buffer (bounded wait) without copying; the driver cannot fill
+  // it again until requeue_buffer(index). Do not mix with read_frame() on held buffers.
+  bool dequeue_buffer(V4l2CaptureBuffer* buf, std::string* error);
+  bool requeue_buffer(uint32_t index, std::string* error);
+  uint32_t bytesperline() const { return bpl_[0]; }
+
   // Negotiated values (valid after open()).
   uint32_t format() const { return format_; }
   int width() const { return width_; }
@@ -66,7 +84,9 @@ class V4l2Capture {
  private:
   struct Buffer {
     std::vector<std::pair<void*, size_t>> planes;
+    int dmabuf_fd = -1;
   };
+  bool dequeue(v4l2_buffer* b, v4l2_plane* planes, std::string* error);
   bool allocate(std::string* error);
   void release();
 

@@ -124,6 +124,7 @@ bool V4l2M2mEncoder::open_once(std::string* error) {
     return false;
   }
   mplane_ = multi && (!single || c.force_multiplanar);
+  out_memory_ = c.dmabuf_input ? V4L2_MEMORY_DMABUF : V4L2_MEMORY_MMAP;
   out_type_ = mplane_ ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE : V4L2_BUF_TYPE_VIDEO_OUTPUT;
   cap_type_ = mplane_ ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
 
@@ -379,10 +380,11 @@ bool V4l2M2mEncoder::allocate(uint32_t type, int count, std::vector<Buffer>* buf
                               std::string* error) {
   const std::string who = config_.device + " (" + driver() + ")";
   const char* qname = V4L2_TYPE_IS_OUTPUT(type) ? "OUTPUT" : "CAPTURE";
+  const uint32_t memory = V4L2_TYPE_IS_OUTPUT(type) ? out_memory_ : uint32_t(V4L2_MEMORY_MMAP);
   v4l2_requestbuffers req{};
   req.count = std::max(1, count);
   req.type = type;
-  req.memory = V4L2_MEMORY_MMAP;
+  req.memory = memory;
   if (int r = device_.ioctl(VIDIOC_REQBUFS, &req); r != 0) {
     *error = who + ": VIDIOC_REQBUFS(" + qname + ") failed: " + v4l2_errno_text(r);
     return false;
@@ -392,6 +394,7 @@ bool V4l2M2mEncoder::allocate(uint32_t type, int count, std::vector<Buffer>* buf
     return false;
   }
   bufs->assign(req.count, Buffer{});
+  if (memory == V4L2_MEMORY_DMABUF) return true;  // imported per frame, nothing to map
   for (uint32_t i = 0; i < req.count; ++i) {
     v4l2_plane planes[VIDEO_MAX_PLANES]{};
     v4l2_buffer b{};
@@ -426,11 +429,14 @@ bool V4l2M2mEncoder::allocate(uint32_t type, int count, std::vector<Buffer>* buf
 void V4l2M2mEncoder::release(uint32_t type, std::vector<Buffer>* bufs) {
   for (Buffer& b : *bufs)
     for (Plane& p : b.planes) device_.munmap(p.addr, p.length);
+  if (V4L2_TYPE_IS_OUTPUT(type) && out_memory_ == V4L2_MEMORY_DMABUF)
+    for (Buffer& b : *bufs)
+      if (b.queued) released_.push_back(b.cookie);  // STREAMOFF gave them back
   if (!bufs->empty() && device_.is_open()) {
     v4l2_requestbuffers req{};
     req.count = 0;
     req.type = type;
-    req.memory = V4L2_MEMORY_MMAP;
+    req.memory = V4L2_TYPE_IS_OUTPUT(type) ? out_memory_ : uint32_t(V4L2_MEMORY_MMAP);
     device_.ioctl(VIDIOC_REQBUFS, &req);
   }
   bufs->clear();
@@ -542,7 +548,7 @@ bool V4l2M2mEncoder::dequeue_output(bool* got, std::string* error) {
   v4l2_plane planes[VIDEO_MAX_PLANES]{};
   v4l2_buffer b{};
   b.type = out_type_;
-  b.memory = V4L2_MEMORY_MMAP;
+  b.memory = out_memory_;
   if (mplane_) {
     b.m.planes = planes;
     b.length = VIDEO_MAX_PLANES;
@@ -553,7 +559,10 @@ bool V4l2M2mEncoder::dequeue_output(bool* got, std::string* error) {
     *error = config_.device + ": VIDIOC_DQBUF(OUTPUT) failed: " + v4l2_errno_text(r);
     return false;
   }
-  if (b.index < out_bufs_.size()) out_bufs_[b.index].queued = false;
+  if (b.index < out_bufs_.size() && out_bufs_[b.index].queued) {
+    out_bufs_[b.index].queued = false;
+    if (out_memory_ == V4L2_MEMORY_DMABUF) released_.push_back(out_bufs_[b.index].cookie);
+  }
   if (b.flags & V4L2_BUF_FLAG_ERROR) ++stats_.error_buffers;
   *got = true;
   return true;
@@ -723,24 +732,17 @@ bool V4l2M2mEncoder::reset_sequence(std::vector<V4l2CodedBuffer>* out, std::stri
   return drain(out, error);
 }
 
-bool V4l2M2mEncoder::encode_once(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out,
-                                 std::string* error) {
-  if (!device_.is_open()) {
-    *error = config_.device + ": encoder is not open";
-    return false;
-  }
-  if (!apply_pending(out, error)) return false;
+bool V4l2M2mEncoder::wait_free_output(std::vector<V4l2CodedBuffer>* out, int* index,
+                                      std::string* error) {
   bool last = false;
   const int64_t deadline = now_ms() + config_.timeout_ms;
-  int free_index = -1;
   for (;;) {
     if (!collect(out, &last, error)) return false;
     for (size_t i = 0; i < out_bufs_.size(); ++i)
       if (!out_bufs_[i].queued) {
-        free_index = int(i);
-        break;
+        *index = int(i);
+        return true;
       }
-    if (free_index >= 0) break;
     int left = int(deadline - now_ms());
     if (left <= 0) {
       stalled_ = true;
@@ -754,6 +756,81 @@ bool V4l2M2mEncoder::encode_once(const V4l2RawFrame& frame, std::vector<V4l2Code
       return false;
     }
   }
+}
+
+bool V4l2M2mEncoder::encode_dmabuf_once(const V4l2DmabufFrame& frame,
+                                        std::vector<V4l2CodedBuffer>* out, std::string* error) {
+  if (!device_.is_open()) {
+    *error = config_.device + ": encoder is not open";
+    return false;
+  }
+  if (out_memory_ != V4L2_MEMORY_DMABUF) {
+    *error = config_.device + ": encoder is not configured for DMABUF input (dmabuf_input)";
+    return false;
+  }
+  if (frame.fd < 0 || frame.bytesused == 0 || frame.bytesused > frame.length) {
+    *error = "DMABUF frame: bad fd or sizes";
+    return false;
+  }
+  if (!apply_pending(out, error)) return false;
+  int index = -1;
+  if (!wait_free_output(out, &index, error)) return false;
+  v4l2_plane planes[VIDEO_MAX_PLANES]{};
+  v4l2_buffer b{};
+  b.index = index;
+  b.type = out_type_;
+  b.memory = V4L2_MEMORY_DMABUF;
+  b.field = V4L2_FIELD_NONE;
+  b.timestamp = to_timeval(frame.timestamp_us);
+  if (mplane_) {
+    b.m.planes = planes;
+    b.length = 1;
+    planes[0].m.fd = frame.fd;
+    planes[0].bytesused = frame.bytesused;
+    planes[0].length = frame.length;
+  } else {
+    b.m.fd = frame.fd;
+    b.bytesused = frame.bytesused;
+    b.length = frame.length;
+  }
+  if (int r = device_.ioctl(VIDIOC_QBUF, &b); r != 0) {
+    *error = config_.device + ": VIDIOC_QBUF(OUTPUT, DMABUF) failed: " + v4l2_errno_text(r);
+    return false;
+  }
+  out_bufs_[index].queued = true;
+  out_bufs_[index].cookie = frame.cookie;
+  ++stats_.frames_in;
+  bool last = false;
+  return collect(out, &last, error);
+}
+
+std::vector<uint64_t> V4l2M2mEncoder::take_released() {
+  std::vector<uint64_t> r;
+  r.swap(released_);
+  return r;
+}
+
+bool V4l2M2mEncoder::encode_dmabuf(const V4l2DmabufFrame& frame, std::vector<V4l2CodedBuffer>* out,
+                                   std::vector<uint64_t>* released, std::string* error) {
+  bool ok = with_recovery([&](std::string* e) { return encode_dmabuf_once(frame, out, e); }, error);
+  for (uint64_t c : take_released()) released->push_back(c);
+  return ok;
+}
+
+bool V4l2M2mEncoder::encode_once(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out,
+                                 std::string* error) {
+  if (!device_.is_open()) {
+    *error = config_.device + ": encoder is not open";
+    return false;
+  }
+  if (!apply_pending(out, error)) return false;
+  if (out_memory_ != V4L2_MEMORY_MMAP) {
+    *error = config_.device + ": encoder is configured for DMABUF input: use encode_dmabuf()";
+    return false;
+  }
+  bool last = false;
+  int free_index = -1;
+  if (!wait_free_output(out, &free_index, error)) return false;
   Buffer& buf = out_bufs_[free_index];
   uint32_t used[VIDEO_MAX_PLANES] = {};
   if (!fill_output(buf, frame, used, error)) return false;
@@ -784,11 +861,11 @@ bool V4l2M2mEncoder::encode_once(const V4l2RawFrame& frame, std::vector<V4l2Code
   return collect(out, &last, error);
 }
 
-bool V4l2M2mEncoder::encode(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out,
-                            std::string* error) {
+template <class Once>
+bool V4l2M2mEncoder::with_recovery(Once once, std::string* error) {
   device_.clear_last_error();
   stalled_ = false;
-  if (encode_once(frame, out, error)) {
+  if (once(error)) {
     consecutive_reopens_ = 0;
     return true;
   }
@@ -807,11 +884,16 @@ bool V4l2M2mEncoder::encode(const V4l2RawFrame& frame, std::vector<V4l2CodedBuff
       continue;
     }
     stalled_ = false;
-    if (encode_once(frame, out, error)) return true;
+    if (once(error)) return true;
     first = *error;
   }
   *error = first + " (gave up after " + std::to_string(config_.max_reopens) + " reopens)";
   return false;
+}
+
+bool V4l2M2mEncoder::encode(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out,
+                            std::string* error) {
+  return with_recovery([&](std::string* e) { return encode_once(frame, out, e); }, error);
 }
 
 bool V4l2M2mEncoder::reopen(std::string* error) {

@@ -43,6 +43,9 @@ struct V4l2EncoderConfig {
   bool keyframe_by_reset = true;
   uint32_t cid_bitrate = V4L2_CID_MPEG_VIDEO_BITRATE;
   uint32_t cid_idr_period = V4L2_CID_MPEG_VIDEO_H264_I_PERIOD;
+  // OUTPUT buffers are imported DMABUFs (encode_dmabuf) instead of MMAP buffers filled by copy:
+  // zero-copy from a V4L2 capture source that exports its buffers.
+  bool dmabuf_input = false;
   int max_reopens = 3;                          // automatic recoveries before giving up
   int timeout_ms = 2000;                        // bound on every wait for the device
 };
@@ -62,6 +65,16 @@ struct V4l2RawFrame {
   const uint8_t* data = nullptr;
   size_t size = 0;
   int64_t timestamp_us = 0;  // copied by the driver to the coded buffer(s) of this frame
+};
+
+// One raw frame in a DMABUF (e.g. exported by V4l2Capture), already in the encoder's negotiated
+// OUTPUT layout (output_bytesperline(), coded_height()); one memory plane.
+struct V4l2DmabufFrame {
+  int fd = -1;
+  uint32_t bytesused = 0;
+  uint32_t length = 0;       // size of the DMABUF
+  int64_t timestamp_us = 0;
+  uint64_t cookie = 0;       // handed back through *released once the encoder is done reading
 };
 
 struct V4l2CodedBuffer {
@@ -118,6 +131,15 @@ class V4l2M2mEncoder {
   // buffer that is ready to *out. On a device failure (EIO, ENODEV, ...) it reopens the device
   // (up to max_reopens times in a row) and retries the frame once.
   bool encode(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out, std::string* error);
+  // Zero-copy variant (config.dmabuf_input): queues the DMABUF. The caller must keep the buffer
+  // untouched until its cookie comes back in *released (from this or a later call, drain() or
+  // close()); the same recovery as encode() applies.
+  bool encode_dmabuf(const V4l2DmabufFrame& frame, std::vector<V4l2CodedBuffer>* out,
+                     std::vector<uint64_t>* released, std::string* error);
+  // Cookies of DMABUF frames the encoder no longer reads, collected since the last call.
+  std::vector<uint64_t> take_released();
+  uint32_t output_bytesperline() const { return out_bpl_[0]; }
+  uint32_t output_sizeimage() const { return out_sizeimage_[0]; }
   // Waits up to timeout_ms for coded buffers and appends what arrives.
   bool poll(int timeout_ms, std::vector<V4l2CodedBuffer>* out, std::string* error);
   // Drain per dev-encoder: V4L2_ENC_CMD_STOP, collect every coded buffer up to the one flagged
@@ -151,6 +173,7 @@ class V4l2M2mEncoder {
   struct Buffer {
     std::vector<Plane> planes;
     bool queued = false;
+    uint64_t cookie = 0;  // DMABUF input: the caller's frame in this buffer
   };
 
   bool open_once(std::string* error);
@@ -162,6 +185,11 @@ class V4l2M2mEncoder {
   bool queue_capture(uint32_t index, std::string* error);
   bool stream(uint32_t type, bool on, std::string* error);
   bool encode_once(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out, std::string* error);
+  bool encode_dmabuf_once(const V4l2DmabufFrame& frame, std::vector<V4l2CodedBuffer>* out,
+                          std::string* error);
+  bool wait_free_output(std::vector<V4l2CodedBuffer>* out, int* index, std::string* error);
+  template <class Once>
+  bool with_recovery(Once once, std::string* error);
   bool apply_pending(std::vector<V4l2CodedBuffer>* out, std::string* error);
   bool reset_sequence(std::vector<V4l2CodedBuffer>* out, std::string* error);
   bool restart_capture(std::string* error);
@@ -184,6 +212,8 @@ class V4l2M2mEncoder {
   uint32_t out_sizeimage_[VIDEO_MAX_PLANES] = {};
   uint32_t cap_sizeimage_ = 0;
   std::vector<Buffer> out_bufs_, cap_bufs_;
+  uint32_t out_memory_ = V4L2_MEMORY_MMAP;
+  std::vector<uint64_t> released_;
   bool has_force_key_ = false;
   bool draining_ = false;
   std::vector<V4l2ControlResult> controls_;

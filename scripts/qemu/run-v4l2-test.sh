@@ -123,6 +123,10 @@ rmmod vicodec
 modprobe vicodec multiplanar=1 || { echo "HW not ok 0 - modprobe vicodec multiplanar=1"; fail=1; }
 settle
 run encoder --expect-mplane
+rmmod vicodec
+modprobe vicodec && modprobe vivid n_devs=1 node_types=0x1 multiplanar=1 || { echo "HW not ok 0 - modprobe vicodec+vivid"; fail=1; }
+settle
+run pipeline
 if [ $fail = 0 ]; then echo "KVS-HW-RESULT: PASS"; else echo "KVS-HW-RESULT: FAIL"; fi
 sync
 poweroff -f

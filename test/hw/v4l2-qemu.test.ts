@@ -76,7 +76,7 @@ if (run.code === 77 && skip) {
   t.test('the VM booted, ran every phase and powered off in time', async (t) => {
     t.notOk(run.killed, `script finished within ${HARD_TIMEOUT_MS / 1000}s`);
     t.match(run.stdout, /HW BOOT kernel 6\.1\./, 'the guest booted Debian 6.1 kernel');
-    for (const phase of ['capture', 'capture-mplane', 'encoder', 'encoder-mplane'])
+    for (const phase of ['capture', 'capture-mplane', 'encoder', 'encoder-mplane', 'pipeline'])
       t.ok(summaries.has(phase), `phase ${phase} reported a summary`);
     t.match(run.stdout, /KVS-HW-RESULT: PASS/, 'guest result line says PASS');
     t.equal(run.code, 0, 'script exit status');
@@ -91,6 +91,7 @@ if (run.code === 77 && skip) {
       'capture-mplane': 15,
       encoder: 39,
       'encoder-mplane': 39,
+      pipeline: 10,
     };
     for (const [phase, min] of Object.entries(minimum)) {
       const s = summaries.get(phase);
@@ -130,5 +131,12 @@ if (run.code === 77 && skip) {
         );
       }
     }
+  });
+
+  t.test('zero-copy: vivid buffers exported as DMABUF are encoded in place by vicodec', async (t) => {
+    const d = data['single'] ?? {};
+    t.equal(d['pipeline_frames'], '10', '10 camera buffers in -> 10 coded buffers out');
+    const [y, u, v] = (d['pipeline_mad'] ?? '').split(',').map(Number);
+    t.ok(y! < 8 && u! < 6 && v! < 6, `decoded pictures match the captured ones (Y ${y} U ${u} V ${v})`);
   });
 }
