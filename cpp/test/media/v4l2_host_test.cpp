@@ -139,3 +139,23 @@ TEST(V4l2Encoder, BoardProfileQuirks) {
     EXPECT_TRUE(apply_v4l2_encoder_quirk(info, &c)) << info;
   EXPECT_FALSE(apply_v4l2_encoder_quirk("made-up-quirk", &c));
 }
+
+TEST(V4l2Encoder, DmabufCallsOnAClosedEncoderFailCleanly) {
+  auto c = enc_config("/dev/kvs-edge-no-such-video");
+  c.dmabuf_input = true;
+  c.max_reopens = 1;
+  V4l2M2mEncoder e(c);
+  std::vector<V4l2CodedBuffer> out;
+  std::vector<uint64_t> released;
+  std::string err;
+  EXPECT_FALSE(e.encode_dmabuf({-1, 0, 0, 0, 7}, &out, &released, &err));
+  EXPECT_FALSE(err.empty());
+  EXPECT_TRUE(released.empty());  // nothing was queued, so nothing is handed back
+  V4l2CaptureConfig cc;
+  cc.device = "/dev/kvs-edge-no-such-camera";
+  V4l2Capture cap(cc);
+  V4l2CaptureBuffer b;
+  EXPECT_FALSE(cap.dequeue_buffer(&b, &err));
+  EXPECT_NE(err.find("not started"), std::string::npos) << err;
+  EXPECT_FALSE(cap.requeue_buffer(0, &err));
+}
