@@ -60,12 +60,19 @@ t.test('help and usage errors', async (t) => {
 });
 
 t.test('commands this build does not have say so and exit 1', async (t) => {
-  for (const c of ['run', 'local', 'view', 'demo']) {
+  for (const c of ['run', 'local', 'view']) {
     const r = await cli([c]);
     t.equal(r.code, 1, `${c}: exit 1`);
     t.match(r.stderr, new RegExp(`kvs-edge ${c}: not available in this build`), `${c}: says why`);
     t.equal(r.stdout, '', `${c}: prints nothing else`);
   }
+});
+
+t.test('demo refuses a bad option with a usage error', async (t) => {
+  const r = await cli(['demo', '--port', 'abc']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--port needs a positive integer, got "abc"/);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
 t.test('config validate and config schema', async (t) => {
@@ -90,6 +97,11 @@ t.test('config validate and config schema', async (t) => {
   const env = await cli(['config', 'validate', good], { KVS_EDGE_REGION: 'Mars' });
   t.equal(env.code, 2);
   t.match(env.stderr, /region \(from KVS_EDGE_REGION\): got "Mars"/);
+  const board = join(dir, 'board.yaml');
+  writeFileSync(board, 'board: rpi-9\n');
+  const rb = await cli(['config', 'validate', board]);
+  t.equal(rb.code, 2, 'unknown board profile: configuration error');
+  t.match(rb.stderr, /board "rpi-9" is not a known profile; known: .*rpi-5/);
   const missing = await cli(['config', 'validate', join(dir, 'nope.json')]);
   t.equal(missing.code, 2);
   t.match(missing.stderr, /nope\.json does not exist/);
