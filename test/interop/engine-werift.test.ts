@@ -20,3 +20,15 @@ t.test('werift with audio + video recvonly', async (t) => {
   const r = await streamToViewer(t, viewer);
   if (r) assertVideo(t, r);
 });
+
+t.test('werift with the engine restricted to 127.0.0.1 (localAddresses)', async (t) => {
+  const viewer = new WeriftViewer({ name: 'werift loopback' });
+  const r = await streamToViewer(t, viewer, { pc: { localAddresses: ['127.0.0.1'] } });
+  if (!r) return;
+  assertVideo(t, r);
+  const hosts = r.conn.engineCandidates.map((c) => c.candidate).filter((c) => c !== '');
+  const inAnswer = r.conn.answer.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')).map((l) => l.slice(2));
+  const all = [...hosts, ...inAnswer];
+  t.ok(all.length > 0, 'engine offered candidates');
+  t.same(all.filter((c) => !/ 127\.0\.0\.1 /.test(c)), [], 'every engine candidate is on 127.0.0.1');
+});
