@@ -153,3 +153,20 @@ t.test('signaling re-resolves a stale cached WSS endpoint after failed attempts 
   t.equal((await cp.getEndpoints('MASTER')).wss, svc.wssEndpoint, 'the cache now holds the live endpoint');
   t.match(readFileSync(cacheFile, 'utf8'), svc.wssEndpoint, 'and so does the file');
 });
+
+t.test('an unwritable cache file does not fail the call, and an error with no listener does not throw', async (t) => {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'a-file'), '');
+  // a directory that cannot exist: its parent is a regular file (ENOTDIR)
+  const cp = cpFor(svc, { cacheFile: join(dir, 'a-file', 'sub', 'cache.json') });
+  t.teardown(() => cp.close());
+  const ep = await cp.getEndpoints('MASTER');
+  t.equal(ep.wss, svc.wssEndpoint);
+  const seen: string[] = [];
+  cp.on('error', (e) => seen.push(e.code));
+  await cp.getEndpoints('MASTER', { refresh: true });
+  t.same(seen, ['ERR_KVS_CONTROL_PLANE'], 'reported to a listener when there is one');
+});

@@ -87,3 +87,15 @@ t.test('usage errors are KvsError with codes, before anything is sent', async (t
   t.equal(badUrl.state, 'closed');
   await t.rejects(c.open(), { code: 'ERR_KVS_CLOSED' });
 });
+
+t.test('a fatal error with no error listener rejects open() and does not throw', async (t) => {
+  const c = new SignalingClient({
+    role: 'MASTER',
+    region: 'r',
+    channelArn: 'a',
+    resolveEndpoint: async () => 'ftp://nope',
+    credentials: new StaticCredentialsProvider({ accessKeyId: 'a', secretAccessKey: 'b' }),
+  });
+  await t.rejects(c.open(), { code: 'ERR_KVS_BAD_ARGUMENT' });
+  t.equal(c.state, 'closed');
+});

@@ -203,7 +203,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       await writeFile(tmp, JSON.stringify({ version: 1, entries }, null, 2));
       await rename(tmp, file);
     } catch (err) {
-      this.emit('error', new KvsError('ERR_KVS_CONTROL_PLANE', `cannot write endpoint cache ${file}: ${errorMessage(err)}`, { cause: err }));
+      this.report(new KvsError('ERR_KVS_CONTROL_PLANE', `cannot write endpoint cache ${file}: ${errorMessage(err)}`, { cause: err }));
     }
   }
 
@@ -293,7 +293,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (this.opts.autoRefreshIceServers && !this.closed) {
       entry.timer = setTimeout(() => {
         this.getIceServers(role, clientId, { forceRefresh: true }).catch((err: unknown) =>
-          this.emit('error', toKvsError(err, 'refreshing ICE servers')),
+          this.report(toKvsError(err, 'refreshing ICE servers')),
         );
       }, ttlMs - margin);
       entry.timer.unref();
@@ -314,6 +314,14 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         }),
       ),
     );
+  }
+
+  /**
+   * Errors go to 'error' listeners; with none, they are dropped rather than thrown (an
+   * EventEmitter 'error' with no listener would end the process of a camera).
+   */
+  private report(err: KvsError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   close(): void {

@@ -118,6 +118,14 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.clock = opts.clock ?? new Clock();
   }
 
+  /**
+   * Errors go to 'error' listeners; with none, they are dropped rather than thrown (an
+   * EventEmitter 'error' with no listener would end the process of a camera).
+   */
+  private report(err: KvsError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
   get state(): SignalingState {
     return this.stateValue;
   }
@@ -232,7 +240,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   }
 
   private fatal(err: KvsError): void {
-    this.emit('error', err);
+    this.report(err);
     this.settleWaiters(err);
     this.close();
   }
@@ -472,7 +480,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       case 'RECONNECT_ICE_SERVER':
         this.emit('reconnectIceServer');
         this.opts.refreshIceServers?.().catch((err: unknown) =>
-          this.emit('error', new KvsError('ERR_KVS_CONTROL_PLANE', `refreshing ICE servers: ${errorMessage(err)}`, { cause: err })),
+          this.report(new KvsError('ERR_KVS_CONTROL_PLANE', `refreshing ICE servers: ${errorMessage(err)}`, { cause: err })),
         );
         return;
       case 'STATUS_RESPONSE': {

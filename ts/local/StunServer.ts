@@ -99,7 +99,10 @@ export class StunServer extends EventEmitter<StunServerEvents> {
       this.emit('binding', rinfo);
       socket.send(res, rinfo.port, rinfo.address);
     });
-    socket.on('error', (err) => this.emit('error', err));
+    // An ICMP-triggered send error must not end the service: report it to listeners, if any.
+    socket.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, this.host, () => {
