@@ -95,3 +95,26 @@ t.test('backoff: exponential, capped, jittered', async (t) => {
   t.same([0, 3, 10].map((a) => backoffDelay(a, o, () => 1)), [50, 400, 500]);
   for (let a = 0; a < 50; a++) t.ok(backoffDelay(a, o) <= 1000, `attempt ${a} within the cap`);
 });
+
+t.test('a refresh that fails inside the margin keeps the still-valid credentials; a forced one fails', async (t) => {
+  let fail = false;
+  let n = 0;
+  class Flaky extends RefreshingCredentialsProvider {
+    protected async load(): Promise<AwsCredentials> {
+      if (fail) throw new Error('IoT endpoint unreachable');
+      n++;
+      return { accessKeyId: `K${n}`, secretAccessKey: 's', expiration: new Date(this.clock.nowMs() + 60_000) };
+    }
+  }
+  const clock = new Clock();
+  const p = new Flaky({ clock, refreshMarginMs: 30_000 });
+  t.equal((await p.getCredentials()).accessKeyId, 'K1');
+  clock.setOffsetMs(40_000); // inside the margin, 20 s left
+  fail = true;
+  t.equal((await p.getCredentials()).accessKeyId, 'K1', 'old credentials while they still work');
+  await t.rejects(p.getCredentials({ forceRefresh: true }), { message: /unreachable/ });
+  clock.setOffsetMs(59_000); // 1 s left: no longer worth handing out
+  await t.rejects(p.getCredentials(), { message: /unreachable/ });
+  fail = false;
+  t.equal((await p.getCredentials()).accessKeyId, 'K2');
+});

@@ -316,3 +316,30 @@ t.test('a camera that starts before the service: open() waits, retrying with bac
   t.equal(master.state, 'open');
   t.same(svc.peers('cam').master, true);
 });
+
+t.test('credentials that cannot be loaded yet (IoT endpoint down at boot) are retried, not fatal', async (t) => {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  let calls = 0;
+  const flaky = {
+    async getCredentials() {
+      calls++;
+      if (calls <= 2) throw new KvsError('ERR_KVS_CREDENTIALS', 'IoT credentials provider 127.0.0.1:1: connect ECONNREFUSED');
+      return svc.credentials;
+    },
+  };
+  const master = new SignalingClient({
+    role: 'MASTER',
+    region: svc.region,
+    channelArn: svc.channelArn('cam'),
+    resolveEndpoint: async () => svc.wssEndpoint,
+    credentials: flaky,
+    backoff: BACKOFF,
+  });
+  t.teardown(() => master.close());
+  const codes: string[] = [];
+  master.on('reconnecting', (i) => codes.push(i.error?.code ?? ''));
+  await master.open();
+  t.same(codes, ['ERR_KVS_CREDENTIALS', 'ERR_KVS_CREDENTIALS']);
+  t.equal(master.state, 'open');
+});

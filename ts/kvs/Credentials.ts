@@ -39,10 +39,19 @@ export abstract class RefreshingCredentialsProvider implements CredentialsProvid
   async getCredentials(opts: { forceRefresh?: boolean } = {}): Promise<AwsCredentials> {
     if (!opts.forceRefresh && this.cached && !this.needsRefresh(this.cached)) return this.cached;
     if (!this.loading) {
+      const previous = this.cached;
       this.loading = this.load()
         .then((c) => {
           this.cached = c;
           return c;
+        })
+        .catch((err: unknown) => {
+          // A refresh that fails inside the margin keeps the old credentials while they are
+          // still good (the next call tries again); a forced refresh means they are not.
+          if (!opts.forceRefresh && previous?.expiration && previous.expiration.getTime() > this.clock.nowMs() + 5_000) {
+            return previous;
+          }
+          throw err;
         })
         .finally(() => {
           this.loading = undefined;

@@ -288,12 +288,17 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
               await this.opts.credentials.getCredentials({ forceRefresh: true });
               continue;
             } catch (credErr) {
-              return this.fatal(credErr instanceof KvsError ? credErr : new KvsError('ERR_KVS_CREDENTIALS', errorMessage(credErr)));
+              const ce = credErr instanceof KvsError ? credErr : new KvsError('ERR_KVS_CREDENTIALS', errorMessage(credErr));
+              if (ce.code === 'ERR_KVS_AUTH') return this.fatal(ce);
+              lastError = ce; // e.g. the IoT endpoint is unreachable for now: back off and retry
             }
+          } else {
+            return this.fatal(err);
           }
-          return this.fatal(err);
         }
-        if (err.code === 'ERR_KVS_CLIENT_LIMIT' || err.code === 'ERR_KVS_BAD_ARGUMENT' || err.code === 'ERR_KVS_CREDENTIALS') {
+        // Credentials that cannot be loaded *yet* (IoT endpoint unreachable at boot) are retried
+        // like a network failure; refused ones (ERR_KVS_AUTH) ended the loop above.
+        if (err.code === 'ERR_KVS_CLIENT_LIMIT' || err.code === 'ERR_KVS_BAD_ARGUMENT') {
           return this.fatal(err);
         }
         failuresInRow++;
