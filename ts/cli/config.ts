@@ -1,6 +1,7 @@
 // kvs-edge config validate FILE | config schema [--out FILE]
 import { loadConfigFile, redactConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
+import { findBoard, loadBoardProfiles } from '../config/boards.js';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { parse, str } from './args.js';
 import { EXIT_OK, UsageError, type CliCommand, type CliIO } from './command.js';
@@ -30,6 +31,8 @@ async function validate(argv: string[], io: CliIO): Promise<number> {
   if (!file) throw new UsageError('config validate needs a FILE');
   if (extra !== undefined) throw new UsageError(`config validate takes one FILE, got also "${extra}"`);
   const { config } = loadConfigFile(file, io.env);
+  // The schema only knows the shape of a board id; the profiles know which exist.
+  if (config.board !== 'auto') findBoard(loadBoardProfiles(), config.board);
   if (p.values['print']) io.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
   else {
     io.stdout.write(
