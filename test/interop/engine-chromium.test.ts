@@ -26,3 +26,25 @@ t.test('two Chromium viewers of one track at once', async (t) => {
   if (rb) assertVideo(t, rb);
   t.equal(track.stats().subscribers, 2, 'one track, two subscribed peers');
 });
+
+t.test('a viewer that leaves does not disturb the one that stays', async (t) => {
+  const track = videoTrack(t);
+  const stay = await host.newViewer({ name: 'chromium staying' });
+  const leave = await host.newViewer({ name: 'chromium leaving' });
+  const [rs, rl] = await Promise.all([streamToViewer(t, stay, { track }), streamToViewer(t, leave, { track })]);
+  if (!rs || !rl) return;
+  await leave.close();
+  const before = (await stay.stats()).frames;
+  const after = await stay.waitForFrames(before + 60, 10_000).catch((e: unknown) => e);
+  t.notOk(after instanceof Error, 'staying viewer got 60 more frames within 10 s after the other left', after instanceof Error ? { error: after.message } : {});
+  // The engine learns of the departure (DTLS close_notify, or ICE consent within ~30 s).
+  const deadline = Date.now() + 40_000;
+  while (!rl.conn.engineStates.some((s) => ['disconnected', 'failed', 'closed'].includes(s)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  t.ok(
+    rl.conn.engineStates.some((s) => ['disconnected', 'failed', 'closed'].includes(s)),
+    `engine peer of the viewer that left: ${rl.conn.engineStates.join(' -> ')}`,
+  );
+  t.notOk(rs.conn.engineStates.some((s) => ['disconnected', 'failed', 'closed'].includes(s)), `engine peer of the staying viewer: ${rs.conn.engineStates.join(' -> ')}`);
+});

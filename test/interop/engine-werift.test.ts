@@ -2,7 +2,7 @@
 // from its onReceiveRtp, and the first one must be an IDR with SPS/PPS.
 import t from 'tap';
 import { WeriftViewer } from '../peers/werift.js';
-import { assertVideo, streamToViewer } from './engine-session.js';
+import { assertVideo, streamToViewer, videoTrack } from './engine-session.js';
 
 t.test('werift receives complete H.264 access units, keyframe first', async (t) => {
   const viewer = new WeriftViewer({ name: 'werift' });
@@ -31,4 +31,19 @@ t.test('werift with the engine restricted to 127.0.0.1 (localAddresses)', async 
   const all = [...hosts, ...inAnswer];
   t.ok(all.length > 0, 'engine offered candidates');
   t.same(all.filter((c) => !/ 127\.0\.0\.1 /.test(c)), [], 'every engine candidate is on 127.0.0.1');
+});
+
+// DESIGN: a viewer that joins gets a keyframe at once, not at the next GOP. With a 10 s GOP, a
+// late joiner whose first complete access unit is an IDR (with SPS/PPS) within the 10 s window
+// shows the engine asked the encoder for one.
+t.test('a viewer joining a running track starts on a keyframe, not at the next GOP', async (t) => {
+  const track = videoTrack(t, { keyframeInterval: 300 });
+  const first = await streamToViewer(t, new WeriftViewer({ name: 'werift first' }), { track });
+  if (!first) return;
+  assertVideo(t, first);
+  const late = await streamToViewer(t, new WeriftViewer({ name: 'werift late joiner' }), { track });
+  if (!late) return;
+  assertVideo(t, late);
+  t.equal(late.stats.firstFrameIsKeyframe, true, 'late joiner: first complete access unit is an IDR preceded by SPS and PPS');
+  t.ok(track.stats().keyframeRequests >= 1, `track counted ${track.stats().keyframeRequests} keyframe request(s)`);
 });
