@@ -117,6 +117,11 @@ export class DataChannelViewer implements Viewer {
     return this.counter.stats();
   }
 
+  /** Sends a PLI (RFC 4585 6.3.1) to the sender, as a decoder that lost its reference would. */
+  requestKeyframe(): boolean {
+    return this.videoTrack?.requestKeyframe() ?? false;
+  }
+
   rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
     return this.counter.depacketizer.stats;
   }
