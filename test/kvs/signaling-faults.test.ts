@@ -178,7 +178,7 @@ t.test('IoT credentials expiring mid-session are refreshed with no failed call',
     turn: false,
     channels: ['cam'],
     closeGraceMs: 50,
-    iot: { roleAliases: ['kvs-camera-role'], credentialTtlSec: 3 },
+    iot: { roleAliases: ['kvs-camera-role'], credentialTtlSec: 4 },
   });
   t.teardown(() => svc.close());
   let issued = 0;
@@ -191,7 +191,7 @@ t.test('IoT credentials expiring mid-session are refreshed with no failed call',
     cert: device.cert,
     key: device.key,
     ca: device.ca,
-    refreshMarginMs: 1_000,
+    refreshMarginMs: 2_000,
   });
   const origGet = credentials.getCredentials.bind(credentials);
   const seenKeys = new Set<string>();
@@ -209,7 +209,7 @@ t.test('IoT credentials expiring mid-session are refreshed with no failed call',
   master.on('error', (e) => errors.push(e));
   await master.open();
   let calls = 0;
-  const end = Date.now() + 6_000;
+  const end = Date.now() + 7_000;
   while (Date.now() < end) {
     await cp.getIceServers('MASTER', undefined, { forceRefresh: true });
     calls++;
