@@ -242,3 +242,17 @@ t.test('the device reconnects after the broker restarts and republishes its stat
     t.comment('device reconnected before the event watcher subscribed; reconnect event not observable this run');
   }
 });
+
+t.test('stop() while the broker is unreachable ends start() at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-nobroker-'));
+  dirs.push(dir);
+  const store = new ConfigStore(join(dir, 'config.json'), { allowMissing: true, env: {} });
+  // Port 1 on loopback: nothing listens, so the device keeps retrying.
+  store.save({ deviceId: 'dev-nobroker', mqtt: { enabled: true, url: 'mqtt://127.0.0.1:1' } });
+  const remote = new RemoteControl({ deviceId: 'dev-nobroker', mqtt: store.config.mqtt, controller: new MemoryController(store) });
+  const starting = remote.start(120_000);
+  await new Promise((r) => setTimeout(r, 200));
+  await remote.stop();
+  await t.rejects(starting, { code: 'ERR_STOPPED' }, 'start() rejected by stop(), not left pending');
+  t.equal(remote.connected, false);
+});

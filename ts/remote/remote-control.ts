@@ -73,6 +73,7 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
   #stopped = false;
   #dropped = 0;
   #downSince: number | undefined;
+  readonly #pendingStarts = new Set<() => void>();
 
   constructor(opts: RemoteControlOptions) {
     super();
@@ -116,11 +117,17 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
         cleanup();
         resolve();
       };
+      const onStopped = (): void => {
+        cleanup();
+        reject(new RemoteError('ERR_STOPPED', 'remote control was stopped before it connected'));
+      };
       const cleanup = (): void => {
         clearTimeout(timer);
         this.off('connected', onConnected);
+        this.#pendingStarts.delete(onStopped);
       };
       this.on('connected', onConnected);
+      this.#pendingStarts.add(onStopped);
       if (!already) this.#connect();
     });
   }
@@ -379,6 +386,7 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    for (const fail of [...this.#pendingStarts]) fail();
     if (this.#telemetryTimer) clearInterval(this.#telemetryTimer);
     this.#telemetryTimer = undefined;
     this.#unsubscribe?.();
