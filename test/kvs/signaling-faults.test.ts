@@ -8,7 +8,8 @@ import {
   createChannelSignaling,
   type SessionDescription,
 } from '../../ts/kvs/index.js';
-import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
+import { createTestPki, startLocalService, type LocalKvsService } from '../../ts/local/index.js';
+import { request as httpsRequest } from 'node:https';
 import { FreezableProxy, next, ourClient, waitFor } from './helpers.js';
 
 const BACKOFF = { initialMs: 50, maxMs: 400 };
@@ -244,6 +245,27 @@ t.test('IoT credentials expiring mid-session are refreshed with no failed call',
     ca: device.ca,
   });
   await t.rejects(noAlias.getCredentials(), { code: 'ERR_KVS_CREDENTIALS', message: /404/ });
+
+  // mutual TLS is enforced: a certificate from another CA, or none, gets no credentials
+  const foreign = createTestPki().issueClient('camera-0001');
+  const impostor = new IotCredentialsProvider({
+    endpoint: svc.iotEndpoint ?? '',
+    roleAlias: 'kvs-camera-role',
+    thingName: 'camera-0001',
+    cert: foreign.cert,
+    key: foreign.key,
+    ca: device.ca,
+  });
+  await t.rejects(impostor.getCredentials(), { code: 'ERR_KVS_CREDENTIALS' }, 'a certificate of another CA is refused in the TLS handshake');
+  const res = await new Promise<number | string>((resolve) => {
+    const req = httpsRequest(`${svc.iotEndpoint ?? ''}/role-aliases/kvs-camera-role/credentials`, { ca: device.ca, headers: { 'x-amzn-iot-thingname': 'camera-0001' } }, (r) => {
+      r.resume();
+      resolve(r.statusCode ?? 0);
+    });
+    req.on('error', (e) => resolve(e.message));
+    req.end();
+  });
+  t.not(res, 200, `no client certificate, no credentials (${res})`);
 });
 
 t.test('keepalive: pings keep an idle signaling connection open past the idle timeout', async (t) => {
