@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { NativeError, PeerConnection } from '../../ts/native/index.js';
 import { ChromiumHost } from '../peers/chromium.js';
 import { WeriftViewer } from '../peers/werift.js';
+import { connectToEngine } from '../peers/viewer.js';
 import { assertVideo, engine, streamToViewer, videoTrack } from './engine-session.js';
 
 /** A real offer from headless Chromium (audio + video recvonly + data channel, as KVS viewers send). */
@@ -121,4 +122,25 @@ t.test('a refused offer leaves the peer connection closable and the track usable
   t.pass('close() after a refused offer, twice, returns');
   const r = await streamToViewer(t, new WeriftViewer({ name: 'werift on the same track' }), { track });
   if (r) assertVideo(t, r);
+});
+
+// The fingerprint in the offer is what authenticates the viewer's DTLS certificate (RFC 8122 5).
+// One flipped hex digit: the offer parses, but the handshake must not complete and no media
+// may flow to a peer that does not hold the certificate the offer names.
+t.test('a fingerprint that does not match the viewer certificate: DTLS fails, no video', async (t) => {
+  const viewer = new WeriftViewer({ name: 'werift wrong fingerprint' });
+  t.teardown(() => viewer.close());
+  const { pc } = engine(t, { track });
+  const flip = (sdp: string): string =>
+    sdp.replace(/^(a=fingerprint:sha-256 )([0-9A-F])/im, (_m, head: string, d: string) => head + (d.toUpperCase() === 'A' ? 'B' : 'A'));
+  const conn = await connectToEngine(viewer, pc, { editOffer: flip });
+  t.not(conn.offer.match(/a=fingerprint:.*/)?.[0], undefined, 'offer still has a fingerprint');
+  const bad = ['failed', 'closed', 'disconnected'];
+  const deadline = Date.now() + 30_000;
+  while (!conn.engineStates.some((s) => bad.includes(s)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(conn.engineStates.some((s) => bad.includes(s)), `engine peer gave up: ${conn.engineStates.join(' -> ')}`);
+  t.notOk(conn.engineStates.includes('connected'), 'engine never reported connected');
+  t.equal((await viewer.stats()).frames, 0, 'viewer received no video');
 });

@@ -73,7 +73,11 @@ export interface Connection {
  * Candidates the viewer gathers before the answer is in are queued and sent afterwards, as a
  * signaling client would. Resolves once the answer is applied; the connection proceeds alone.
  */
-export async function connectToEngine(viewer: Viewer, pc: EnginePeer): Promise<Connection> {
+export async function connectToEngine(
+  viewer: Viewer,
+  pc: EnginePeer,
+  opts: { editOffer?: (sdp: string) => string } = {},
+): Promise<Connection> {
   const conn: Connection = {
     offer: '',
     answer: '',
@@ -114,6 +118,7 @@ export async function connectToEngine(viewer: Viewer, pc: EnginePeer): Promise<C
   });
 
   conn.offer = await viewer.createOffer();
+  if (opts.editOffer) conn.offer = opts.editOffer(conn.offer);
   conn.answer = await pc.setRemoteOffer(conn.offer);
   answered = true;
   for (const c of early.splice(0)) toEngine(c);
