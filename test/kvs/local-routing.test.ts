@@ -167,3 +167,55 @@ t.test('messages for an absent master wait for the message TTL; idle timeout; GO
   t.ok(await goAway, 'GO_AWAY before shutdown');
   await mClosed;
 });
+
+t.test('garbage does not crash the service: random frames on a signaling socket, random bytes on its port', async (t) => {
+  const svc = await service(t);
+  const master = await open(svc);
+  const viewer = await open(svc, 'fuzzer');
+  t.teardown(() => [master, viewer].forEach((w) => w.terminate()));
+  let protocolErrors = 0;
+  svc.on('protocolError', () => protocolErrors++);
+  // deterministic pseudo-random input (xorshift), so a failure can be replayed
+  let x = 0x9e3779b9;
+  const rnd = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+  const pieces = ['{', '}', '"action"', ':', '"SDP_OFFER"', '"messagePayload"', '"', ',', 'null', '[', ']', '"correlationId"', '"RecipientClientId"', '1e999', '\\u0000', 'true'];
+  for (let i = 0; i < 300; i++) {
+    if (i % 3 === 0) {
+      const n = Math.floor(rnd() * 64);
+      viewer.send(Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256))), { binary: true });
+    } else {
+      let msg = '';
+      const n = 1 + Math.floor(rnd() * 12);
+      for (let k = 0; k < n; k++) msg += pieces[Math.floor(rnd() * pieces.length)];
+      viewer.send(msg);
+    }
+  }
+  t.ok(await waitFor(() => protocolErrors >= 250), `bad frames were refused (${protocolErrors})`);
+
+  // A text frame that is not UTF-8 fails that one connection (RFC 6455 8.1: close 1007), no other.
+  const rude = await open(svc, 'rude');
+  const rudeClosed = next<[number]>(rude, 'close');
+  rude.send(Buffer.from([0xff, 0xfe, 0xc0]), { binary: false });
+  t.equal((await rudeClosed)[0], 1007);
+
+  const net = await import('node:net');
+  await new Promise<void>((resolve) => {
+    const s = net.connect(svc.port, '127.0.0.1', () => {
+      s.write(Buffer.from(Array.from({ length: 2048 }, () => Math.floor(rnd() * 256))));
+      s.end();
+    });
+    s.on('error', () => resolve());
+    s.on('close', () => resolve());
+    s.resume();
+  });
+
+  const mIn = framesOf(master);
+  viewer.send(JSON.stringify({ action: 'SDP_OFFER', messagePayload: b64({ type: 'offer', sdp: 'still alive' }) }));
+  t.ok(await waitFor(() => mIn.some((m) => m['messagePayload'] === b64({ type: 'offer', sdp: 'still alive' }))), 'routing still works afterwards');
+  t.same(svc.peers('ch'), { master: true, viewers: ['fuzzer'] }, 'nobody was disconnected');
+});
