@@ -4,7 +4,7 @@
 import type { Test } from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
-import { connectToEngine, FrameTimeoutError, type Connection, type Viewer, type VideoReceiveStats } from '../peers/viewer.js';
+import { connectToEngine, FrameTimeoutError, h264PayloadType, type Connection, type Viewer, type VideoReceiveStats } from '../peers/viewer.js';
 
 export const TRACK: Required<Pick<VideoTrackOptions, 'width' | 'height' | 'fps' | 'bitrateKbps'>> = {
   width: 640,
@@ -97,6 +97,10 @@ export function assertVideo(t: Test, r: SessionResult): void {
   t.ok(conn.engineStates.includes('connected'), `engine states: ${conn.engineStates.join(' -> ')}`);
   t.notOk(conn.engineStates.includes('failed'), 'engine never failed');
   t.ok(/a=rtpmap:\d+ H264\/90000/i.test(conn.answer), 'answer carries H.264');
+  const pt = h264PayloadType(conn.answer);
+  const offered = new RegExp(`^a=fmtp:${pt} .*packetization-mode=1`, 'm');
+  const offeredH264 = new RegExp(`^a=rtpmap:${pt} H264/90000`, 'mi');
+  t.ok(pt !== undefined && offered.test(conn.offer) && offeredH264.test(conn.offer), `answer's H.264 payload type ${pt} is one the offer lists with packetization-mode=1`);
   t.same(conn.candidateErrors, [], 'every trickled candidate was accepted on both sides');
   t.comment(`time to first frame from createOffer: ${stats.firstFrameMs === undefined ? '?' : Math.round(stats.firstFrameMs)} ms`);
 }
