@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliCommand, type CliIO } from './command.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
+import { localCommand } from '../local/localCommand.js';
 import { probeCommand } from './probe.js';
 import { sendCommand } from './send.js';
 import { unavailableCommand } from './unavailable.js';
@@ -22,7 +23,7 @@ export function listCommands(): CliCommand[] {
 }
 
 registerCommand(unavailableCommand('run', 'run the device: serve viewers on the KVS channel, take MQTT commands', 'needs the media engine runtime'));
-registerCommand(unavailableCommand('local', 'run the local KVS-compatible service on loopback', 'the local KVS service is not wired into the CLI yet'));
+registerCommand(localCommand);
 registerCommand(unavailableCommand('view', 'connect as a viewer and report what arrives', 'the viewer is not wired into the CLI yet'));
 registerCommand(demoCommand);
 registerCommand(probeCommand);
