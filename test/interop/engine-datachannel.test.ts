@@ -39,3 +39,11 @@ t.test('a PLI from node-datachannel brings an IDR well before the next GOP', asy
   const engineStats = await r.pc.getStats();
   t.ok(engineStats.pliReceived >= 1, `engine counted ${engineStats.pliReceived} PLI`);
 });
+
+t.test('node-datachannel with audio + video recvonly and a data channel', async (t) => {
+  const viewer = new DataChannelViewer({ name: 'node-datachannel audio+video+data', audio: true, dataChannel: true });
+  const r = await streamToViewer(t, viewer);
+  if (!r) return;
+  assertVideo(t, r);
+  t.equal(r.stats.firstFrameIsKeyframe, true, 'first complete access unit is an IDR preceded by SPS and PPS');
+});
