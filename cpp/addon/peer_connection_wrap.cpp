@@ -236,6 +236,8 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   o.Set("state", rtc::to_string(s.state));
   o.Set("iceState", s.ice_state);
   o.Set("dtlsState", s.dtls_state);
+  if (!s.dtls_role.empty()) o.Set("dtlsRole", s.dtls_role);
+  if (!s.srtp_profile.empty()) o.Set("srtpProfile", s.srtp_profile);
   if (s.has_pair) {
     Napi::Object p = Napi::Object::New(env);
     p.Set("local", s.local_address);

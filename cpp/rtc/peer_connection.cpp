@@ -250,8 +250,11 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
         c.name = "H264";
         c.clock_rate = 90000;
         c.fmtp = choice->fmtp;
-        for (auto& fb : choice->rtcp_fb)
+        nack_enabled_ = false;
+        for (auto& fb : choice->rtcp_fb) {
           if (supported_feedback(fb)) c.rtcp_fb.push_back(fb);
+          if (fb == "nack") nack_enabled_ = true;  // RFC 4585 4.2: only when negotiated
+        }
         codecs.push_back(c);
         video_pt_ = c.payload_type;
         direction = (m.direction.empty() || m.direction == "sendrecv" || m.direction == "recvonly")
@@ -427,6 +430,7 @@ void PeerConnection::on_dtls_send(const uint8_t* data, size_t size) {
 
 void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
   stats_.dtls_connected_ms = since_offer_ms();
+  srtp_profile_ = keys.profile == SrtpProfile::kAeadAes128Gcm ? "SRTP_AEAD_AES_128_GCM" : "SRTP_AES128_CM_SHA1_80";
   std::string error;
   if (!srtp_out_.init(SrtpSession::kOutbound, keys.profile, keys.local.data(), keys.local.size(), &error) ||
       !srtp_in_.init(SrtpSession::kInbound, keys.profile, keys.remote.data(), keys.remote.size(), &error)) {
@@ -543,7 +547,7 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
       }
       case RtcpPacket::kNack:
         ++stats_.nack_received;
-        if (!track_ || !started_) break;
+        if (!track_ || !started_ || !nack_enabled_) break;
         for (uint16_t seq : p.nack_sequences) {
           uint64_t index = first_packet_ + static_cast<uint16_t>(seq - seq_base_);
           uint32_t ts = 0;
@@ -583,6 +587,8 @@ PeerStats PeerConnection::stats() const {
     case DtlsTransport::State::kFailed: s.dtls_state = "failed"; break;
     case DtlsTransport::State::kClosed: s.dtls_state = "closed"; break;
   }
+  s.srtp_profile = srtp_profile_;
+  s.dtls_role = dtls_ ? (dtls_->is_client() ? "client" : "server") : "";
   if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
   return s;
 }

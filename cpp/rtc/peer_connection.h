@@ -41,6 +41,8 @@ struct PeerConfig {
 struct PeerStats {
   PeerState state = PeerState::kNew;
   std::string ice_state, dtls_state;
+  std::string dtls_role;     // "client" | "server" once known
+  std::string srtp_profile;  // negotiated DTLS-SRTP protection profile
   bool has_pair = false;
   std::string local_address, remote_address, local_type, remote_type;
   uint64_t packets_sent = 0, bytes_sent = 0, frames_sent = 0, keyframes_sent = 0;
@@ -125,6 +127,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   std::vector<std::string> early_candidates_;  // gathered before the answer was written
   bool gathering_done_ = false;
   int video_pt_ = -1;
+  bool nack_enabled_ = false;
+  std::string srtp_profile_;
   uint64_t session_version_ = 1;
 
   // Video sending state

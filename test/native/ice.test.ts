@@ -82,3 +82,15 @@ t.test('gathering ends with gathering-done, and waitForGathering puts every cand
   t.notOk(done, 'no separate gathering-done event: it was in the answer');
   t.ok(seen.frames >= 30, `frames decoded (${seen.frames})`);
 });
+
+for (const role of ['client', 'server'] as const) {
+  t.test(`DTLS as ${role}: handshake, fingerprint check and SRTP keys work with Chromium`, async (t) => {
+    const pc = new PeerConnection({ dtlsRole: role });
+    const { answer, seen } = await stream(t, pc);
+    t.match(answer, role === 'client' ? /a=setup:active/ : /a=setup:passive/);
+    t.ok(seen.frames >= 30, `frames decoded (${seen.frames})`);
+    const stats = await pc.getStats();
+    t.equal(stats.dtlsRole, role);
+    t.match(stats.srtpProfile ?? '', /^SRTP_(AES128_CM_SHA1_80|AEAD_AES_128_GCM)$/, `negotiated ${stats.srtpProfile}`);
+  });
+}

@@ -60,6 +60,10 @@ export interface PeerStats {
   state: PeerState;
   iceState: string;
   dtlsState: string;
+  dtlsRole?: 'client' | 'server';
+  srtpProfile?: 'SRTP_AES128_CM_SHA1_80' | 'SRTP_AEAD_AES_128_GCM';
+  sendErrors: number;
+  retransmitted: number;
   selectedPair?: { local: string; remote: string; localType: string; remoteType: string };
   packetsSent: number;
   bytesSent: number;
