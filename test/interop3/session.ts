@@ -1,0 +1,156 @@
+// Shared pieces of the interop3 tests: the engine answers a viewer's offer, candidates go both
+// ways, and failures carry everything seen (SDPs, states, candidates, engine stats).
+
+import type { Test } from 'tap';
+import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
+import type { IceCandidateInit, PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
+import { FrameTimeoutError, type VideoReceiveStats } from '../peers/viewer.js';
+import type { ViewerLike } from '../peers3/process-viewer.js';
+
+export const TRACK = { width: 640, height: 480, fps: 30, bitrateKbps: 1000 } as const;
+/** From the issue: at least 60 frames within 10 s per peer. */
+export const MIN_FRAMES = 60;
+export const WITHIN_MS = 10_000;
+
+export interface Connection {
+  offer: string;
+  answer: string;
+  engineStates: string[];
+  viewerStates: string[];
+  engineCandidates: IceCandidateInit[];
+  viewerCandidates: IceCandidateInit[];
+  candidateErrors: string[];
+}
+
+/** The part of the engine's PeerConnection (or of the netns fixture's proxy) a viewer talks to. */
+export interface EngineSide {
+  setRemoteOffer(sdp: string): Promise<string>;
+  addRemoteCandidate(c: IceCandidateInit): void | Promise<void>;
+  on(event: 'candidate', cb: (c: IceCandidateInit) => void): unknown;
+  on(event: 'state', cb: (s: string) => void): unknown;
+}
+
+/**
+ * offer -> engine, answer -> viewer, candidates both ways (queued on each side until the
+ * remote description is in, as a signaling client would).
+ */
+export async function connect(
+  viewer: ViewerLike,
+  pc: EngineSide,
+  opts: { editOffer?: (sdp: string) => string } = {},
+): Promise<Connection> {
+  const conn: Connection = {
+    offer: '',
+    answer: '',
+    engineStates: [],
+    viewerStates: [],
+    engineCandidates: [],
+    viewerCandidates: [],
+    candidateErrors: [],
+  };
+  let answered = false;
+  let applied = false;
+  const toEngineLater: IceCandidateInit[] = [];
+  const toViewerLater: IceCandidateInit[] = [];
+  const toEngine = (c: IceCandidateInit): void => {
+    try {
+      const r = pc.addRemoteCandidate(c);
+      if (r instanceof Promise) r.catch((e: unknown) => conn.candidateErrors.push(`engine: ${String(e)}`));
+    } catch (e) {
+      conn.candidateErrors.push(`engine: ${String(e)}`);
+    }
+  };
+  const toViewer = (c: IceCandidateInit): void => {
+    viewer.addCandidate(c).catch((e: unknown) => conn.candidateErrors.push(`${viewer.kind}: ${String(e)}`));
+  };
+  viewer.onState((s) => conn.viewerStates.push(s));
+  viewer.onCandidate((c) => {
+    conn.viewerCandidates.push(c);
+    if (answered) toEngine(c);
+    else toEngineLater.push(c);
+  });
+  pc.on('state', (s: string) => conn.engineStates.push(s));
+  pc.on('candidate', (c: IceCandidateInit) => {
+    conn.engineCandidates.push(c);
+    if (applied) toViewer(c);
+    else toViewerLater.push(c);
+  });
+  conn.offer = await viewer.createOffer();
+  if (opts.editOffer) conn.offer = opts.editOffer(conn.offer);
+  conn.answer = await pc.setRemoteOffer(conn.offer);
+  answered = true;
+  for (const c of toEngineLater.splice(0)) toEngine(c);
+  await viewer.setAnswer(conn.answer);
+  applied = true;
+  for (const c of toViewerLater.splice(0)) toViewer(c);
+  return conn;
+}
+
+export function videoTrack(t: Test, options: VideoTrackOptions = {}): VideoTrack {
+  const track = new VideoTrack({ ...TRACK, ...options });
+  t.teardown(() => track.close());
+  return track;
+}
+
+export function enginePeer(t: Test, track: VideoTrack, options: PeerConnectionOptions = {}): PeerConnection {
+  const pc = new PeerConnection({ iceServers: [], ...options });
+  pc.addTrack(track);
+  t.teardown(() => pc.close());
+  return pc;
+}
+
+export interface Streamed {
+  stats: VideoReceiveStats;
+  conn: Connection;
+  pc: PeerConnection;
+}
+
+/**
+ * Connects `viewer` to a new engine peer on `track` and waits for MIN_FRAMES frames. On failure
+ * the test fails with a diagnostic record and null is returned.
+ */
+export async function streamTo(
+  t: Test,
+  viewer: ViewerLike,
+  track: VideoTrack,
+  opts: { pc?: PeerConnectionOptions; editOffer?: (sdp: string) => string; diag?: () => unknown } = {},
+): Promise<Streamed | null> {
+  t.teardown(() => viewer.close());
+  const pc = enginePeer(t, track, opts.pc);
+  let conn: Connection;
+  try {
+    conn = await connect(viewer, pc, opts.editOffer ? { editOffer: opts.editOffer } : {});
+  } catch (err) {
+    t.fail(`${viewer.kind}: offer/answer failed: ${String(err)}`, { diag: opts.diag?.() });
+    return null;
+  }
+  try {
+    const stats = await viewer.waitForFrames(MIN_FRAMES, WITHIN_MS);
+    return { stats, conn, pc };
+  } catch (err) {
+    t.fail(`${viewer.kind}: fewer than ${MIN_FRAMES} frames within ${WITHIN_MS} ms`, {
+      seen: err instanceof FrameTimeoutError ? err.stats : String(err),
+      engineStates: conn.engineStates,
+      viewerStates: conn.viewerStates,
+      engineCandidates: conn.engineCandidates.map((c) => c.candidate),
+      viewerCandidates: conn.viewerCandidates.map((c) => c.candidate),
+      candidateErrors: conn.candidateErrors,
+      engineStats: await pc.getStats().catch((e: unknown) => String(e)),
+      trackStats: track.stats(),
+      offer: conn.offer,
+      answer: conn.answer,
+      diag: opts.diag?.(),
+    });
+    return null;
+  }
+}
+
+/** Lines of the SDP section (m= line included) at index `i`. */
+export function sdpSection(sdp: string, i: number): string[] {
+  const sections: string[][] = [];
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) sections.push([]);
+    sections.at(-1)?.push(line);
+  }
+  return sections[i] ?? [];
+}
