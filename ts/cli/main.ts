@@ -8,6 +8,7 @@ import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { localCommand } from '../local/localCommand.js';
 import { probeCommand } from './probe.js';
+import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
 import { unavailableCommand } from './unavailable.js';
 
@@ -22,7 +23,7 @@ export function listCommands(): CliCommand[] {
   return [...commands.values()];
 }
 
-registerCommand(unavailableCommand('run', 'run the device: serve viewers on the KVS channel, take MQTT commands', 'needs the media engine runtime'));
+registerCommand(runCommand);
 registerCommand(localCommand);
 registerCommand(unavailableCommand('view', 'connect as a viewer and report what arrives', 'the viewer is not wired into the CLI yet'));
 registerCommand(demoCommand);
