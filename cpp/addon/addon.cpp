@@ -6,6 +6,7 @@
 #include "log.h"
 #include "network_thread.h"
 #include "peer_connection_wrap.h"
+#include "audio_track_wrap.h"
 #include "video_track_wrap.h"
 
 namespace kvs::addon {
@@ -48,6 +49,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   rtc::NetworkThread::instance().warm_up();
   PeerConnectionWrap::init(env, exports);
   VideoTrackWrap::init(env, exports);
+  AudioTrackWrap::init(env, exports);
   exports.Set("setLogLevel", Napi::Function::New(env, set_log_level));
   exports.Set("certificateFingerprint", Napi::Function::New(env, certificate_fingerprint));
   return exports;

@@ -4,6 +4,7 @@
 
 #include "addon.h"
 #include "network_thread.h"
+#include "audio_track_wrap.h"
 #include "video_track_wrap.h"
 
 namespace kvs::addon {
@@ -141,6 +142,15 @@ PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
   else if (role == "server") config.dtls_role = rtc::PeerConfig::DtlsRole::kServer;
   else if (!role.empty() && role != "auto")
     throw_type_error(env, "PeerConnection: dtlsRole must be \"auto\", \"client\" or \"server\", got \"" + role + "\"");
+  Napi::Value sink = o.Get("audioSink");
+  if (sink.IsObject()) {
+    Napi::Value path = sink.As<Napi::Object>().Get("path");
+    if (!path.IsString() || path.As<Napi::String>().Utf8Value().empty())
+      throw_type_error(env, "PeerConnection: audioSink.path must be a file path");
+    config.audio_sink_path = path.As<Napi::String>();
+  } else if (!sink.IsUndefined() && !sink.IsNull()) {
+    throw_type_error(env, "PeerConnection: audioSink must be { path }");
+  }
   Napi::Value wg = o.Get("waitForGathering");
   config.wait_for_gathering = wg.IsBoolean() && wg.As<Napi::Boolean>().Value();
   id_ = config.id;
@@ -173,10 +183,16 @@ Napi::Value PeerConnectionWrap::id(const Napi::CallbackInfo& info) {
 
 Napi::Value PeerConnectionWrap::add_track(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !VideoTrackWrap::is(info[0])) throw_type_error(env, "addTrack(track): track must be a VideoTrack");
-  auto track = VideoTrackWrap::Unwrap(info[0].As<Napi::Object>())->track();
   auto pc = pc_;
-  rtc::NetworkThread::instance().invoke([pc, track] { pc->add_track(track); });
+  if (info.Length() >= 1 && VideoTrackWrap::is(info[0])) {
+    auto track = VideoTrackWrap::Unwrap(info[0].As<Napi::Object>())->track();
+    rtc::NetworkThread::instance().invoke([pc, track] { pc->add_track(track); });
+  } else if (info.Length() >= 1 && AudioTrackWrap::is(info[0])) {
+    auto track = AudioTrackWrap::Unwrap(info[0].As<Napi::Object>())->track();
+    rtc::NetworkThread::instance().invoke([pc, track] { pc->add_audio_track(track); });
+  } else {
+    throw_type_error(env, "addTrack(track): track must be a VideoTrack or an AudioTrack");
+  }
   return env.Undefined();
 }
 
@@ -257,6 +273,10 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("nackReceived", static_cast<double>(s.nack_received));
   num("retransmitted", static_cast<double>(s.retransmitted));
   num("sendErrors", static_cast<double>(s.send_errors));
+  num("audioPacketsSent", static_cast<double>(s.audio_packets_sent));
+  num("audioPacketsReceived", static_cast<double>(s.audio_packets_received));
+  num("audioBytesReceived", static_cast<double>(s.audio_bytes_received));
+  num("audioSamplesWritten", static_cast<double>(s.audio_samples_written));
   if (s.rtt_ms >= 0) num("rttMs", s.rtt_ms);
   if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
   if (s.jitter >= 0) num("jitter", s.jitter);

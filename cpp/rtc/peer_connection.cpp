@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "log.h"
@@ -28,8 +29,32 @@ T random_value() {
   return v;
 }
 
+const RtpCodec* find_opus(const MediaSection& m) {
+  for (auto& c : m.codecs) {
+    std::string name = c.name;
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (name == "opus" && c.clock_rate == 48000) return &c;
+  }
+  return nullptr;
+}
+
 bool supported_feedback(const std::string& fb) {
   return fb == "nack" || fb == "nack pli" || fb == "ccm fir" || fb == "goog-remb";
+}
+
+// RFC 8122 5: hash name and the digest as upper-case hex pairs separated by colons.
+bool valid_fingerprint(const std::string& algorithm, const std::string& fp) {
+  size_t bytes = algorithm == "sha-1" ? 20 : algorithm == "sha-224" ? 28 : algorithm == "sha-256" ? 32
+               : algorithm == "sha-384" ? 48 : algorithm == "sha-512" ? 64 : 0;
+  if (bytes == 0 || fp.size() != bytes * 3 - 1) return false;
+  for (size_t i = 0; i < fp.size(); ++i) {
+    if (i % 3 == 2) {
+      if (fp[i] != ':') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(fp[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string codec_list(const MediaSection& m) {
@@ -79,6 +104,9 @@ std::shared_ptr<PeerConnection> PeerConnection::create(PeerConfig config,
 PeerConnection::PeerConnection(PeerConfig config, std::unique_ptr<Observer> observer)
     : config_(std::move(config)), observer_(std::move(observer)) {
   ssrc_ = random_value<uint32_t>() | 1;
+  audio_ssrc_ = random_value<uint32_t>() & ~1u;
+  audio_seq_ = random_value<uint16_t>() & 0x7fff;
+  audio_ts_offset_ = random_value<uint32_t>();
   seq_base_ = random_value<uint16_t>() & 0x7fff;  // room before the first wrap
   ts_offset_ = random_value<uint32_t>();
 }
@@ -86,6 +114,7 @@ PeerConnection::PeerConnection(PeerConfig config, std::unique_ptr<Observer> obse
 PeerConnection::~PeerConnection() { close(); }
 
 void PeerConnection::add_track(std::shared_ptr<VideoTrack> track) { track_ = std::move(track); }
+void PeerConnection::add_audio_track(std::shared_ptr<AudioTrack> track) { audio_track_ = std::move(track); }
 
 // RFC 5763 5: the offerer's a=setup decides, or leaves the choice to us with actpass.
 bool PeerConnection::dtls_client_for(const std::string& remote_setup) const {
@@ -123,6 +152,7 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
       track_->warm_up();
       track_->request_keyframe(true);
     }
+    if (audio_track_) audio_track_->warm_up();
   }
   SessionDescription answer;
   if (auto err = apply_offer(offer, &answer)) {
@@ -209,6 +239,10 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
       t.fingerprint_algorithm != "sha-512")
     return PeerError{ErrorCode::kSdpUnsupported,
                      "offer rejected: unsupported fingerprint hash \"" + t.fingerprint_algorithm + "\""};
+  if (!valid_fingerprint(t.fingerprint_algorithm, t.fingerprint))
+    return PeerError{ErrorCode::kSdpParse,
+                     "offer rejected: a=fingerprint \"" + t.fingerprint.substr(0, 120) + "\" is not a " +
+                         t.fingerprint_algorithm + " fingerprint (hex bytes separated by ':')"};
   if (t.setup == "holdconn")
     return PeerError{ErrorCode::kSdpUnsupported, "offer rejected: a=setup:holdconn is not supported"};
   if (!ice_) bundle_mline_ = transport;
@@ -226,6 +260,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
   answer->media.clear();
   answer->bundle_mids.clear();
   bool video_done = false;
+  bool audio_done = false;
   std::string video_problem;
   for (size_t i = 0; i < offer.media.size(); ++i) {
     const auto& m = offer.media[i];
@@ -264,6 +299,26 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
         a.ssrcs.push_back({ssrc_, "msid:kvs-edge kvs-edge-video"});
         video_done = true;
       }
+    } else if (usable && rtp && m.kind == "audio" && !audio_done && (audio_track_ || !config_.audio_sink_path.empty()) &&
+               find_opus(m)) {
+      // Opus (RFC 7587): we send the tone when the viewer can receive, and take its talk-back
+      // when it sends and a sink is configured.
+      const RtpCodec* opus = find_opus(m);
+      RtpCodec c = *opus;
+      c.rtcp_fb.clear();  // no audio feedback implemented (transport-cc, nack)
+      codecs.push_back(c);
+      audio_pt_ = c.payload_type;
+      bool viewer_receives = m.direction.empty() || m.direction == "sendrecv" || m.direction == "recvonly";
+      bool viewer_sends = m.direction.empty() || m.direction == "sendrecv" || m.direction == "sendonly";
+      audio_send_ = audio_track_ && viewer_receives;
+      audio_receive_ = !config_.audio_sink_path.empty() && viewer_sends;
+      direction = audio_send_ && audio_receive_ ? "sendrecv" : audio_send_ ? "sendonly" : audio_receive_ ? "recvonly" : "inactive";
+      if (audio_send_) {
+        a.msid = "kvs-edge kvs-edge-audio";
+        a.ssrcs.push_back({audio_ssrc_, "cname:kvs-edge"});
+        a.ssrcs.push_back({audio_ssrc_, "msid:kvs-edge kvs-edge-audio"});
+      }
+      audio_done = true;
     } else if (usable && rtp && (m.kind == "audio" || m.kind == "video")) {
       // Nothing to send or receive here yet: accepted as inactive with one of its codecs.
       for (auto& c : m.codecs)
@@ -416,6 +471,7 @@ void PeerConnection::on_ice_packet(const uint8_t* data, size_t size) {
       if (srtp_in_.unprotect_rtp(buf, &len)) {
         ++stats_.packets_received;
         stats_.bytes_received += len;
+        handle_rtp(buf, len);
       }
       break;
     }
@@ -449,6 +505,14 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
       track_->request_keyframe(true);  // the new viewer gets an IDR now, not at the next GOP
       if (observer_) observer_->on_keyframe_request("join");
     }
+  }
+  if (audio_track_ && audio_send_ && !audio_subscribed_) {
+    audio_subscribed_ = true;
+    audio_track_->subscribe(this);
+  }
+  if (audio_receive_ && !audio_sink_.is_open()) {
+    std::string sink_error;
+    if (!audio_sink_.open(config_.audio_sink_path, 2, &sink_error)) KVS_ERROR(config_.id, "%s", sink_error.c_str());
   }
   if (!report_timer_) {
     GSource* src = g_timeout_source_new(kReportIntervalMs);
@@ -490,6 +554,42 @@ void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {
   if (frame->keyframe) ++stats_.keyframes_sent;
   last_rtp_ts_ = ts;
   last_rtp_time_us_ = now_us();
+}
+
+void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
+  if (state_ != PeerState::kConnected || !audio_send_ || audio_pt_ < 0 || frame->data.size() > 1400) return;
+  uint8_t buf[kRtpHeaderSize + 1500 + kSrtpMaxTrailer];
+  RtpHeader h;
+  h.marker = !audio_started_;  // RFC 7587 4.1: first packet of a talkspurt
+  audio_started_ = true;
+  h.payload_type = static_cast<uint8_t>(audio_pt_);
+  h.sequence = audio_seq_++;
+  h.timestamp = frame->rtp_timestamp + audio_ts_offset_;
+  h.ssrc = audio_ssrc_;
+  write_rtp_header(h, buf);
+  std::copy(frame->data.begin(), frame->data.end(), buf + kRtpHeaderSize);
+  size_t len = kRtpHeaderSize + frame->data.size();
+  last_audio_ts_ = h.timestamp;
+  last_audio_time_us_ = now_us();
+  if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
+    ++stats_.send_errors;
+    return;
+  }
+  ++stats_.audio_packets_sent;
+  audio_octets_ += frame->data.size();
+}
+
+void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
+  auto h = parse_rtp_header(packet, size);
+  if (!h || h->header_size > size) return;
+  if (static_cast<int>(h->payload_type) == audio_pt_ && audio_receive_) {
+    ++stats_.audio_packets_received;
+    stats_.audio_bytes_received += size - h->header_size;
+    // Padding (RFC 3550 5.1): the last byte says how many bytes to drop.
+    size_t end = size;
+    if ((packet[0] & 0x20) && end > h->header_size) end -= std::min<size_t>(packet[end - 1], end - h->header_size);
+    if (end > h->header_size) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
+  }
 }
 
 void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,
@@ -562,12 +662,28 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
 }
 
 void PeerConnection::send_sender_report() {
-  if (!started_ || !srtp_out_.ready()) return;
+  if (!srtp_out_.ready()) return;
+  if (!started_) {
+    if (!audio_started_) return;
+    // Audio only so far.
+    uint8_t abuf[64 + kSrtpMaxTrailer];
+    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * 48 / 1000);
+    size_t alen = write_sender_report(audio_ssrc_, ntp_now(), ats, static_cast<uint32_t>(stats_.audio_packets_sent),
+                                      static_cast<uint32_t>(audio_octets_), abuf);
+    if (srtp_out_.protect_rtcp(abuf, &alen)) ice_->send(abuf, alen);
+    return;
+  }
   uint8_t buf[64 + kSrtpMaxTrailer];
   uint32_t rtp = last_rtp_ts_ + static_cast<uint32_t>((now_us() - last_rtp_time_us_) * 90 / 1000);
   size_t len = write_sender_report(ssrc_, ntp_now(), rtp, static_cast<uint32_t>(stats_.packets_sent),
                                    static_cast<uint32_t>(stats_.bytes_sent), buf);
   if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
+  if (audio_started_) {
+    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * 48 / 1000);
+    len = write_sender_report(audio_ssrc_, ntp_now(), ats, static_cast<uint32_t>(stats_.audio_packets_sent),
+                              static_cast<uint32_t>(audio_octets_), buf);
+    if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
+  }
 }
 
 gboolean PeerConnection::on_report_timer(gpointer p) {
@@ -588,6 +704,7 @@ PeerStats PeerConnection::stats() const {
     case DtlsTransport::State::kClosed: s.dtls_state = "closed"; break;
   }
   s.srtp_profile = srtp_profile_;
+  s.audio_samples_written = audio_sink_.samples_written();
   s.dtls_role = dtls_ ? (dtls_->is_client() ? "client" : "server") : "";
   if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
   return s;
@@ -602,6 +719,9 @@ void PeerConnection::close() {
   }
   if (subscribed_ && track_) track_->unsubscribe(this);
   subscribed_ = false;
+  if (audio_subscribed_ && audio_track_) audio_track_->unsubscribe(this);
+  audio_subscribed_ = false;
+  audio_sink_.close();
   if (dtls_) dtls_->close();
   if (ice_) ice_->close();
   if (pending_done_) {

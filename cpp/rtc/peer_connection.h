@@ -14,7 +14,9 @@
 #include "ice_transport.h"
 #include "sdp.h"
 #include "srtp_session.h"
+#include "audio_track.h"
 #include "video_track.h"
+#include "wav_sink.h"
 
 namespace kvs::rtc {
 
@@ -36,6 +38,8 @@ struct PeerConfig {
   // Our DTLS role when the offer leaves it to us (a=setup:actpass). RFC 8842 5.3 recommends
   // the answerer be active (client); kServer makes it passive.
   enum class DtlsRole { kAuto, kClient, kServer } dtls_role = DtlsRole::kAuto;
+  // Where the viewer's audio (talk-back, Opus) is written as WAV; empty = not received.
+  std::string audio_sink_path;
 };
 
 struct PeerStats {
@@ -49,6 +53,8 @@ struct PeerStats {
   uint64_t packets_received = 0, bytes_received = 0;
   uint64_t pli_received = 0, fir_received = 0, nack_received = 0, retransmitted = 0;
   uint64_t send_errors = 0;
+  uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
+  uint64_t audio_samples_written = 0;
   double rtt_ms = -1, fraction_lost = -1, jitter = -1;
   double ice_connected_ms = -1, dtls_connected_ms = -1, first_frame_ms = -1;
 };
@@ -56,7 +62,8 @@ struct PeerStats {
 class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
                        public IceTransport::Listener,
                        public DtlsTransport::Listener,
-                       public VideoTrack::Subscriber {
+                       public VideoTrack::Subscriber,
+                       public AudioTrack::Subscriber {
  public:
   // Called on the network thread. Destroyed when the peer closes.
   class Observer {
@@ -74,6 +81,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
 
   const std::string& id() const { return config_.id; }
   void add_track(std::shared_ptr<VideoTrack> track);
+  void add_audio_track(std::shared_ptr<AudioTrack> track);
   // Parses the offer, starts ICE, and calls done with the answer (at once, or at the end of
   // gathering with wait_for_gathering). A second offer renegotiates; a new ICE ufrag restarts ICE.
   void set_remote_offer(const std::string& sdp, AnswerCallback done);
@@ -107,15 +115,30 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   void on_dtls_closed() override;
   // VideoTrack::Subscriber
   void on_track_frame(const PacketizedFramePtr& frame) override;
+  // AudioTrack::Subscriber
+  void on_audio_frame(const media::EncodedAudioPtr& frame) override;
+  void handle_rtp(const uint8_t* packet, size_t size);
 
   PeerConfig config_;
   std::unique_ptr<Observer> observer_;
   std::shared_ptr<VideoTrack> track_;
+  std::shared_ptr<AudioTrack> audio_track_;
+  media::OpusWavSink audio_sink_;
+  int audio_pt_ = -1;          // negotiated Opus payload type
+  bool audio_send_ = false, audio_receive_ = false;
+  uint32_t audio_ssrc_ = 0;
+  uint16_t audio_seq_ = 0;
+  uint32_t audio_ts_offset_ = 0;
+  bool audio_started_ = false;
+  uint32_t last_audio_ts_ = 0;
+  int64_t last_audio_time_us_ = 0;
+  uint64_t audio_octets_ = 0;
   std::unique_ptr<IceTransport> ice_;
   std::unique_ptr<DtlsTransport> dtls_;
   SrtpSession srtp_out_, srtp_in_;
   PeerState state_ = PeerState::kNew;
   bool subscribed_ = false;
+  bool audio_subscribed_ = false;
 
   // Negotiation
   SessionDescription answer_;

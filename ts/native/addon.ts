@@ -12,9 +12,14 @@ export interface RawVideoTrack {
   close(): void;
 }
 
+export interface RawAudioTrack {
+  stats(): Record<string, number>;
+  close(): void;
+}
+
 export interface RawPeerConnection {
   readonly id: string;
-  addTrack(track: RawVideoTrack): void;
+  addTrack(track: RawVideoTrack | RawAudioTrack): void;
   setRemoteOffer(sdp: string): Promise<string>;
   addRemoteCandidate(init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void;
   getStats(): Record<string, unknown>;
@@ -23,6 +28,7 @@ export interface RawPeerConnection {
 
 export interface RawAddon {
   VideoTrack: new (options: Record<string, unknown>) => RawVideoTrack;
+  AudioTrack: new (options: Record<string, unknown>) => RawAudioTrack;
   PeerConnection: new (options: Record<string, unknown>, emit: (event: string, value: unknown) => void) => RawPeerConnection;
   setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void;
   certificateFingerprint(): string;

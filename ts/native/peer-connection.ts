@@ -4,6 +4,7 @@ import { toNativeError } from './errors.js';
 import type {
   IceCandidateInit, KeyframeReason, PeerConnectionEvents, PeerConnectionOptions, PeerState, PeerStats,
 } from './types.js';
+import type { AudioTrack } from './audio-track.js';
 import type { VideoTrack } from './video-track.js';
 
 /**
@@ -33,7 +34,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return this.#state;
   }
 
-  addTrack(track: VideoTrack): void {
+  /** The video (H.264) or audio (Opus) track this viewer is sent; call before setRemoteOffer. */
+  addTrack(track: VideoTrack | AudioTrack): void {
     this.#raw.addTrack(track.raw);
   }
 

@@ -26,6 +26,21 @@ export interface VideoTrackOptions {
   keyframeInterval?: number;
 }
 
+export interface AudioTrackOptions {
+  /** 'tone': a 440 Hz beep (300 ms each second), Opus 48 kHz. */
+  source?: 'tone';
+  frequency?: number;
+  channels?: 1 | 2;
+  bitrateBps?: number;
+}
+
+export interface AudioTrackStats {
+  framesEncoded: number;
+  bytesEncoded: number;
+  framesDropped: number;
+  subscribers: number;
+}
+
 export interface TrackStats {
   framesEncoded: number;
   keyframesEncoded: number;
@@ -47,6 +62,8 @@ export interface PeerConnectionOptions {
   localAddresses?: string[];
   /** Resolve setRemoteOffer only when gathering is complete, with every candidate in the answer. */
   waitForGathering?: boolean;
+  /** Write the viewer's audio (Opus talk-back) to this WAV file (48 kHz, 16-bit, stereo). */
+  audioSink?: { path: string };
   /** Our DTLS role when the offer says a=setup:actpass ('auto' = client, as RFC 8842 recommends). */
   dtlsRole?: 'auto' | 'client' | 'server';
 }
@@ -64,6 +81,10 @@ export interface PeerStats {
   srtpProfile?: 'SRTP_AES128_CM_SHA1_80' | 'SRTP_AEAD_AES_128_GCM';
   sendErrors: number;
   retransmitted: number;
+  audioPacketsSent: number;
+  audioPacketsReceived: number;
+  audioBytesReceived: number;
+  audioSamplesWritten: number;
   selectedPair?: { local: string; remote: string; localType: string; remoteType: string };
   packetsSent: number;
   bytesSent: number;

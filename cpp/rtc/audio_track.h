@@ -1,0 +1,48 @@
+// An audio track: one Opus pipeline fanned out to any number of peers. Frames are produced on
+// the media thread and delivered on the network thread (bounded hand-over, drops counted).
+#pragma once
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "audio_pipeline.h"
+
+namespace kvs::rtc {
+
+class AudioTrack : public std::enable_shared_from_this<AudioTrack> {
+ public:
+  class Subscriber {  // network thread
+   public:
+    virtual ~Subscriber() = default;
+    virtual void on_audio_frame(const media::EncodedAudioPtr& frame) = 0;
+  };
+
+  static std::shared_ptr<AudioTrack> create(const media::AudioConfig& config, std::string* error);
+  ~AudioTrack();
+
+  void subscribe(Subscriber* s);    // network thread; starts the pipeline
+  void unsubscribe(Subscriber* s);  // network thread
+  void warm_up();                   // thread-safe
+  media::AudioPipelineStats stats() const;
+  uint64_t frames_dropped() const { return dropped_; }
+  size_t subscribers() const { return subscriber_count_; }
+  const media::AudioConfig& config() const { return config_; }
+  void close();
+
+ private:
+  AudioTrack() = default;
+  void on_encoded(media::EncodedAudioPtr frame);  // media thread
+
+  media::AudioConfig config_;
+  std::unique_ptr<media::AudioPipeline> pipeline_;
+  std::vector<Subscriber*> subscribers_;
+  std::atomic<size_t> subscriber_count_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<bool> started_{false}, closed_{false};
+  std::mutex mutex_;
+};
+
+}  // namespace kvs::rtc
