@@ -51,7 +51,9 @@ export class ProcessViewer implements ViewerLike {
   private firstFrameMs?: number;
   private firstIsKeyframe?: boolean;
   private startedAt = Date.now();
-  private waiters: { n: number; resolve: () => void }[] = [];
+  private waiters: { n: number; resolve: () => void; fail: () => void }[] = [];
+  /** First error the peer reported; a wait for frames ends at once when one arrives. */
+  error?: string;
   private closed = false;
   private exitCode: number | null | undefined;
   /** Everything the peer reported besides frames, for failure diagnostics. */
@@ -140,6 +142,11 @@ export class ProcessViewer implements ViewerLike {
         for (const x of ready) x.resolve();
         return;
       }
+      case 'error':
+        this.error ??= str(msg['message']) ?? 'error';
+        this.log.push(JSON.stringify(msg).slice(0, 500));
+        for (const w of this.waiters.splice(0)) w.fail();
+        return;
       default:
         this.log.push(JSON.stringify(msg).slice(0, 500));
     }
@@ -184,13 +191,18 @@ export class ProcessViewer implements ViewerLike {
     if (this.frames < n) {
       let timer: NodeJS.Timeout | undefined;
       const reached = new Promise<boolean>((resolve) => {
-        this.waiters.push({ n, resolve: () => resolve(true) });
+        if (this.error !== undefined) resolve(false);
+        this.waiters.push({ n, resolve: () => resolve(true), fail: () => resolve(false) });
         timer = setTimeout(() => resolve(false), timeoutMs);
         void this.exited.then(() => resolve(false));
       });
       const ok = await reached;
       clearTimeout(timer);
-      if (!ok) throw new FrameTimeoutError(this.name, n, timeoutMs, await this.stats());
+      if (!ok) {
+        const e = new FrameTimeoutError(this.name, n, timeoutMs, await this.stats());
+        if (this.error !== undefined) e.message += `; the peer reported: ${this.error}`;
+        throw e;
+      }
     }
     return this.stats();
   }
