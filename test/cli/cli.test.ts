@@ -60,7 +60,7 @@ t.test('help and usage errors', async (t) => {
 });
 
 t.test('commands this build does not have say so and exit 1', async (t) => {
-  for (const c of ['run', 'view']) {
+  for (const c of ['view']) {
     const r = await cli([c]);
     t.equal(r.code, 1, `${c}: exit 1`);
     t.match(r.stderr, new RegExp(`kvs-edge ${c}: not available in this build`), `${c}: says why`);
