@@ -28,8 +28,8 @@ export interface ViewerLike {
   close(): Promise<void>;
 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Message = { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Message = { [k: string]: Json };
 
 function str(v: Json | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -64,8 +64,11 @@ export class ProcessViewer implements ViewerLike {
     readonly kind: string,
     args: string[],
     readonly name = kind,
+    /** Program and leading arguments; default Debian's python, unbuffered. */
+    command: string[] = [DEBIAN_PYTHON, '-u'],
   ) {
-    this.child = spawn(DEBIAN_PYTHON, ['-u', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [program, ...lead] = command;
+    this.child = spawn(program ?? DEBIAN_PYTHON, [...lead, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdin.on('error', () => undefined); // a dead child must not crash the test
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (d: string) => {
@@ -88,6 +91,7 @@ export class ProcessViewer implements ViewerLike {
       gotOffer = resolve;
       failOffer = reject;
     });
+    this.offer.catch(() => undefined); // a fixture that never offers must not be an unhandled rejection
     void this.exited.then(() => failOffer(new Error(`${name} exited before its offer: ${this.stderrTail}`)));
     const lines = createInterface({ input: this.child.stdout });
     lines.on('line', (line) => {
@@ -105,6 +109,11 @@ export class ProcessViewer implements ViewerLike {
   }
 
   private onMessage(msg: Message, gotOffer: (sdp: string) => void): void {
+    const waiter = this.replyWaiters.find((w) => w.type === msg['type']);
+    if (waiter) {
+      waiter.finish(msg);
+      return;
+    }
     switch (msg['type']) {
       case 'offer':
         gotOffer(str(msg['sdp']) ?? '');
@@ -151,6 +160,28 @@ export class ProcessViewer implements ViewerLike {
         this.log.push(JSON.stringify(msg).slice(0, 500));
     }
   }
+
+  /** Sends a command to the child (fixtures that understand more than answer/candidate/close). */
+  request(msg: Message): void {
+    this.send(msg);
+  }
+
+  /** Resolves with the next message of `type` from the child (or null when it exits first). */
+  next(type: string, timeoutMs = 10_000): Promise<Message | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(null), timeoutMs);
+      const finish = (m: Message | null): void => {
+        clearTimeout(timer);
+        this.replyWaiters = this.replyWaiters.filter((w) => w !== waiter);
+        resolve(m);
+      };
+      const waiter = { type, finish };
+      this.replyWaiters.push(waiter);
+      void this.exited.then(() => finish(null));
+    });
+  }
+
+  private replyWaiters: { type: string; finish: (m: Message | null) => void }[] = [];
 
   private send(msg: Message): void {
     if (this.exitCode !== undefined || this.child.stdin.destroyed) return;

@@ -1,0 +1,83 @@
+// The engine in a child process, so a test can run it inside a network namespace
+// (`ip netns exec NS node --import tsx test/peers3/engine-fixture.ts '<json options>'`).
+// JSON lines. In: {type:'offer', sdp}, {type:'candidate', candidate, sdpMid, sdpMLineIndex},
+// {type:'stats'}, {type:'stop-track'}, {type:'close'}. Out: {type:'ready'}, {type:'answer', sdp},
+// {type:'candidate', ...}, {type:'state', state}, {type:'stats', peer, track},
+// {type:'track-stopped'}, {type:'error', message}.
+import { createInterface } from 'node:readline';
+import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
+import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
+
+interface Options {
+  track?: VideoTrackOptions;
+  pc?: PeerConnectionOptions;
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as Options;
+const out = (msg: object): void => {
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
+};
+
+const track = new VideoTrack({ width: 640, height: 480, fps: 30, bitrateKbps: 1000, ...options.track });
+const pc = new PeerConnection({ iceServers: [], ...options.pc });
+pc.addTrack(track);
+pc.on('candidate', (c) => out({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }));
+pc.on('state', (s) => out({ type: 'state', state: s }));
+pc.on('error', (e) => out({ type: 'error', message: String(e) }));
+
+let closing = false;
+function shutdown(): void {
+  if (closing) return;
+  closing = true;
+  pc.close();
+  track.close();
+  out({ type: 'closed' });
+  setTimeout(() => process.exit(0), 100);
+}
+
+interface In {
+  type?: string;
+  sdp?: string;
+  candidate?: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  let msg: In;
+  try {
+    msg = JSON.parse(line) as In;
+  } catch {
+    out({ type: 'error', message: 'bad json line' });
+    return;
+  }
+  void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
+});
+lines.on('close', shutdown);
+
+async function handle(msg: In): Promise<void> {
+  switch (msg.type) {
+    case 'offer':
+      out({ type: 'answer', sdp: await pc.setRemoteOffer(msg.sdp ?? '') });
+      return;
+    case 'candidate':
+      pc.addRemoteCandidate({ candidate: msg.candidate ?? '', sdpMid: msg.sdpMid ?? null, sdpMLineIndex: msg.sdpMLineIndex ?? null });
+      return;
+    case 'stats':
+      out({ type: 'stats', peer: await pc.getStats(), track: track.stats() });
+      return;
+    case 'stop-track':
+      // Stops the encoder; the peer stays up, so late NACKs are still answered.
+      track.close();
+      out({ type: 'track-stopped' });
+      return;
+    case 'close':
+      shutdown();
+      return;
+    default:
+      out({ type: 'error', message: `unknown message ${String(msg.type)}` });
+  }
+}
+
+out({ type: 'ready' });
