@@ -146,7 +146,13 @@ async function lossyRun(t: Test, net: NetnsPair, nack: boolean): Promise<Outcome
   net.nftEngine(lossRuleset(net.engineIf));
   const e0 = await engine.stats();
   const v0 = await viewerReport(viewer);
-  await sleep(LOSSY_MS);
+  // Receiver reports seen mid-window (after the track stops they report an idle interval).
+  const fractions: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    await sleep(LOSSY_MS / 4);
+    const mid = await engine.stats();
+    fractions.push(mid.peer.fractionLost === undefined ? '?' : mid.peer.fractionLost.toFixed(3));
+  }
   await engine.stopTrack();
   await sleep(SETTLE_MS); // retransmissions of the last frames
   const e1 = await engine.stats();
@@ -165,7 +171,7 @@ async function lossyRun(t: Test, net: NetnsPair, nack: boolean): Promise<Outcome
   };
   t.ok(framesSent > 100, `engine sent ${framesSent} frames in the lossy ${LOSSY_MS / 1000} s`);
   t.ok(outcome.dropped > 0, `nftables dropped ${outcome.dropped} of ${outcome.mediaPackets} media packets (${((100 * outcome.dropped) / outcome.mediaPackets).toFixed(1)} %)`);
-  t.comment(`NACK ${nack ? 'negotiated' : 'not offered'}: ${complete}/${framesSent} complete access units = ${(100 * outcome.ratio).toFixed(1)} %; engine nackReceived ${outcome.nackReceived}, retransmitted ${outcome.retransmitted}; viewer got ${outcome.late} late packets; engine states ${conn.engineStates.join(' -> ')}; RTT ${e1.peer.rttMs ?? '?'} ms, fractionLost ${e1.peer.fractionLost ?? '?'}`);
+  t.comment(`NACK ${nack ? 'negotiated' : 'not offered'}: ${complete}/${framesSent} complete access units = ${(100 * outcome.ratio).toFixed(1)} %; engine nackReceived ${outcome.nackReceived}, retransmitted ${outcome.retransmitted}; viewer got ${outcome.late} late packets; engine states ${conn.engineStates.join(' -> ')}; RTT ${e1.peer.rttMs ?? '?'} ms; fractionLost from receiver reports during the loss: ${fractions.join(', ')}`);
   return outcome;
 }
 
