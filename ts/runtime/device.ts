@@ -78,6 +78,16 @@ export class DeviceError extends Error {
 
 const ENCODER = 'openh264';
 
+/** What the encoded track is made from: a change of any of it needs a new track. */
+function trackKey(c: Config, video: VideoSettings): string {
+  return JSON.stringify([c.video.source, c.video.encoder, video.width, video.height, video.fps, c.video.keyframeInterval, c.audio.source]);
+}
+
+/** What the channel session is made from: a change of any of it needs a new session. */
+function channelKey(c: Config): string {
+  return JSON.stringify([c.region, c.endpoints, c.credentials, c.channel, c.ice]);
+}
+
 /** An RFC 3264 refusal: the offer's m-lines answered with port 0, the reason in s=. */
 export function refusalAnswer(offer: string, reason: string): string {
   const lines = ['v=0', 'o=kvs-edge 0 0 IN IP4 0.0.0.0', `s=${reason.replace(/[\r\n]/g, ' ')}`, 't=0 0'];
@@ -118,6 +128,8 @@ export class Device implements DeviceController {
   #retryTimer: NodeJS.Timeout | undefined;
   #generation = 0;
   #lastTotal: { at: number; bytes: number } | undefined;
+  #trackKey = '';
+  #channelKey = '';
 
   constructor(opts: DeviceOptions) {
     this.#opts = opts;
@@ -223,7 +235,7 @@ export class Device implements DeviceController {
   #newTrack(c: Config, video: VideoSettings, kbps: number): VideoTrack {
     this.#checkVideo(c);
     try {
-      return new VideoTrack({
+      const track = new VideoTrack({
         source: 'pattern',
         width: video.width,
         height: video.height,
@@ -231,6 +243,8 @@ export class Device implements DeviceController {
         bitrateKbps: kbps,
         keyframeInterval: c.video.keyframeInterval,
       });
+      this.#trackKey = trackKey(c, video);
+      return track;
     } catch (e) {
       throw new DeviceError('ERR_MEDIA', `cannot open the video track: ${(e as Error).message}`);
     }
@@ -239,6 +253,7 @@ export class Device implements DeviceController {
   async #start(): Promise<void> {
     const c = this.store.config;
     const gen = ++this.#generation;
+    this.#channelKey = channelKey(c);
     this.#setState('connecting');
     try {
       this.#track = this.#newTrack(c, this.#video, this.#bitrateKbps);
@@ -604,35 +619,30 @@ export class Device implements DeviceController {
     return this.#serial(() => this.store.update(patch, (next, previous) => this.#apply(next, previous)));
   }
 
-  /** Applies a configuration live; throws (and the store rolls back) when it cannot. */
+  /**
+   * Applies a configuration live; throws (and the store rolls back) when it cannot. Compared with
+   * what actually runs, so re-applying the running version after a failure changes nothing.
+   */
   async #apply(next: Config, previous: Config): Promise<void> {
+    this.#checkVideo(next);
     if (next.logging.level !== previous.logging.level) await this.setLogLevel(next.logging.level);
     const running = this.#state !== 'stopped';
-    const channelChanged =
-      JSON.stringify([next.region, next.endpoints, next.credentials, next.channel, next.ice]) !==
-      JSON.stringify([previous.region, previous.endpoints, previous.credentials, previous.channel, previous.ice]);
     const pv = previous.video;
     const nv = next.video;
-    const trackChanged =
-      JSON.stringify([nv.source, nv.encoder, nv.width, nv.height, nv.fps, nv.keyframeInterval]) !==
-        JSON.stringify([pv.source, pv.encoder, pv.width, pv.height, pv.fps, pv.keyframeInterval]) ||
-      next.audio.source !== previous.audio.source;
-    this.#checkVideo(next);
-    if (trackChanged) {
-      const video = { width: nv.width, height: nv.height, fps: nv.fps };
-      if (running) await this.#replaceTrack(next, video, 'config-changed');
-      this.#video = video;
-    }
+    const sizeChanged = nv.width !== pv.width || nv.height !== pv.height || nv.fps !== pv.fps;
+    const video = sizeChanged ? { width: nv.width, height: nv.height, fps: nv.fps } : this.#video;
+    if (this.#track && trackKey(next, video) !== this.#trackKey) await this.#replaceTrack(next, video, 'config-changed');
+    this.#video = video;
     if (JSON.stringify(nv.bitrate) !== JSON.stringify(pv.bitrate)) {
       this.#bitrateKbps = this.#clamp(nv.bitrate.startKbps, next);
-      this.#track?.setBitrate(this.#bitrateKbps);
     } else {
       this.#bitrateKbps = this.#clamp(this.#bitrateKbps, next);
     }
+    this.#track?.setBitrate(this.#bitrateKbps);
     // Fewer viewers allowed: the most recent ones go.
     const extra = this.#viewers.size - next.viewers.max;
     if (extra > 0) for (const v of [...this.#viewers.values()].slice(-extra)) this.#dropViewer(v, 'viewer-limit-lowered');
-    if (running && channelChanged) {
+    if (running && channelKey(next) !== this.#channelKey) {
       // The store already holds `next`; restart the channel on it.
       await this.#stop('config-changed');
       await this.#start();

@@ -1,0 +1,153 @@
+// The Device in process, against the local KVS service and werift viewers: lifecycle calls in
+// any order and state, live configuration changes and their rollback, set-video, a viewer that
+// leaves on its own.
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigStore } from '../../ts/config/config-store.js';
+import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
+import { Logger } from '../../ts/log/logger.js';
+import type { DeviceEvent } from '../../ts/runtime/controller.js';
+import { Device } from '../../ts/runtime/device.js';
+import { freePort } from '../remote/fixtures/broker.js';
+import { KvsViewer, type ServiceInfo } from './fixtures/kvs-viewer.js';
+
+const ADDON = new URL('../../build/Release/kvs_edge.node', import.meta.url);
+const SKIP = !existsSync(ADDON) && 'needs build/Release/kvs_edge.node';
+const CHANNEL = 'dev-cam';
+
+const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-device-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let svc: LocalKvsService;
+let info: ServiceInfo;
+t.before(async () => {
+  svc = await startLocalService({ turn: false, channels: [CHANNEL], closeGraceMs: 50 });
+  info = { endpoint: svc.endpoint, region: svc.region, credentials: svc.credentials, channel: CHANNEL };
+});
+t.teardown(() => svc?.close());
+
+let n = 0;
+function device(t: { teardown(fn: () => unknown): void }, extra: Record<string, unknown> = {}, endpoint?: string) {
+  const file = join(dir, `device-${++n}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      region: svc.region,
+      endpoints: { controlPlane: endpoint ?? svc.endpoint },
+      credentials: { source: 'static', ...svc.credentials },
+      channel: { name: CHANNEL },
+      video: { width: 320, height: 240, fps: 30, keyframeInterval: 30 },
+      ...extra,
+    }),
+  );
+  const store = new ConfigStore(file, { env: {} });
+  const logger = new Logger({ level: 'silent' });
+  const dev = new Device({ store, logger, version: 'test', board: 'generic-x86_64', startWaitMs: 3000, backoff: { initialMs: 100, maxMs: 500 } });
+  const events: DeviceEvent[] = [];
+  dev.onEvent((e) => events.push(e));
+  t.teardown(() => dev.stop());
+  return { dev, store, file, events, logger };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(25);
+  }
+}
+
+t.test('start, stop and restart are idempotent and safe in any order', { skip: SKIP }, async (t) => {
+  const { dev, events } = device(t);
+  t.match(await dev.stop(), { state: 'stopped', encoder: null }, 'stop when stopped: no-op');
+  t.match(await dev.start(), { state: 'ready', encoder: 'openh264', viewers: 0, channel: CHANNEL });
+  t.match(await dev.start(), { state: 'ready' }, 'start when started: no-op');
+  const states = events.filter((e) => e.type === 'state').length;
+  // Fired together: they run one after another, the last one decides.
+  const all = await Promise.all([dev.restart(), dev.stop(), dev.start(), dev.restart(), dev.stop(), dev.stop()]);
+  t.same(all.map((s) => s.state), ['ready', 'stopped', 'ready', 'ready', 'stopped', 'stopped']);
+  t.equal(dev.state, 'stopped');
+  t.ok(events.filter((e) => e.type === 'state').length > states, 'state events published');
+  t.match(await dev.restart(), { state: 'ready' }, 'restart from stopped starts');
+  await t.rejects(dev.stop().then(() => dev.keyframe()), { code: 'ERR_STOPPED' }, 'keyframe when stopped: a clear error');
+});
+
+t.test('start with the service unreachable returns, keeps trying, and stops cleanly', { skip: SKIP }, async (t) => {
+  const port = await freePort();
+  const { dev } = device(t, {}, `http://127.0.0.1:${port}`);
+  const t0 = Date.now();
+  const s = await dev.start();
+  t.ok(Date.now() - t0 < 8000, 'start returned within its wait');
+  t.ok(['connecting', 'reconnecting'].includes(s.state), `state ${s.state}`);
+  await sleep(500);
+  t.match(await dev.stop(), { state: 'stopped' });
+  t.match(await dev.restart(), { state: /connecting|reconnecting/ });
+});
+
+// werift never sends DTLS close_notify and the engine's ICE (libnice without RFC 7675 consent
+// freshness) keeps a vanished viewer 'connected', so this one cannot be seen leaving yet.
+// Viewers that send close_notify (Chromium) are seen going (test/interop).
+t.test('a viewer gets frames; when it leaves on its own the device sees it go', {
+  skip: SKIP,
+  todo: 'engine: no consent freshness, and werift sends no close_notify',
+}, async (t) => {
+  const { dev, events } = device(t);
+  await dev.start();
+  const v = await KvsViewer.connect(info, 'leaver');
+  t.teardown(() => v.close());
+  await v.waitForFrames(20, 30_000);
+  await until('streaming', () => dev.state === 'streaming');
+  t.match(await dev.viewers(), [{ clientId: 'leaver' }]);
+  await v.close();
+  await until('viewer-left', () => events.some((e) => e.type === 'viewer-left' && e.clientId === 'leaver'), 20_000);
+  const left = events.find((e) => e.type === 'viewer-left');
+  t.ok(left, `viewer-left (${left && left.type === 'viewer-left' ? left.reason : ''})`);
+  t.equal((await dev.status()).viewers, 0);
+  t.equal(dev.state, 'ready', 'back to ready');
+});
+
+t.test('set-config: a bitrate change applied live; a change that cannot apply is rolled back and the viewer keeps its video', { skip: SKIP }, async (t) => {
+  const { dev, store, file, events, logger } = device(t);
+  await dev.start();
+  const v = await KvsViewer.connect(info, 'cfg-viewer');
+  t.teardown(() => v.close());
+  await v.waitForFrames(20, 30_000);
+
+  const c = await dev.setConfig({ video: { bitrate: { startKbps: 700 } }, logging: { level: 'debug' } });
+  t.equal(c.video.bitrate.startKbps, 700);
+  t.match(JSON.parse(readFileSync(file, 'utf8')), { video: { bitrate: { startKbps: 700 } } }, 'written to the file');
+  const tel = await dev.telemetry();
+  t.match(tel, { encoder: { targetKbps: 700 } }, 'the encoder runs at the new target');
+  t.equal(logger.level, 'debug', 'log level applied');
+
+  const before = v.frames;
+  await t.rejects(dev.setConfig({ video: { source: { type: 'v4l2' } } }), { code: 'ERR_CONFIG_APPLY_FAILED', message: /rolled back.*v4l2/ });
+  t.equal(store.config.video.source.type, 'pattern', 'running configuration unchanged');
+  t.notMatch(readFileSync(file, 'utf8'), /v4l2/, 'file holds the previous version');
+  t.notOk(existsSync(`${file}.pending`), 'no pending marker left');
+  await until('frames keep coming', () => v.frames > before + 15, 10_000);
+  t.pass('the viewer still receives video');
+  t.equal((await dev.status()).viewers, 1);
+  await t.rejects(dev.setConfig({ viewers: { max: 99 } }), { code: 'ERR_CONFIG_INVALID' }, 'invalid: nothing changes');
+  t.notOk(events.some((e) => e.type === 'viewer-left'), 'no viewer was dropped by any of it');
+});
+
+t.test('set-video: viewers are asked to reconnect and get the new size', { skip: SKIP }, async (t) => {
+  const { dev, events } = device(t);
+  await dev.start();
+  const v1 = await KvsViewer.connect(info, 'size-1');
+  t.teardown(() => v1.close());
+  t.equal((await v1.waitForFrames(10, 30_000)).width, 320);
+  t.same(await dev.setVideo({ width: 640, height: 480, fps: 15 }), { width: 640, height: 480, fps: 15 });
+  t.ok(events.some((e) => e.type === 'viewer-left' && e.clientId === 'size-1' && e.reason === 'video-changed'), 'old viewer dropped');
+  const v2 = await KvsViewer.connect(info, 'size-2');
+  t.teardown(() => v2.close());
+  const s = await v2.waitForFrames(10, 30_000);
+  t.equal(s.width, 640);
+  t.equal(s.height, 480);
+  const tel = await dev.telemetry();
+  t.match(tel, { encoder: { width: 640, height: 480, fps: 15 } });
+});
