@@ -280,6 +280,7 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   if (s.rtt_ms >= 0) num("rttMs", s.rtt_ms);
   if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
   if (s.jitter >= 0) num("jitter", s.jitter);
+  if (s.estimated_kbps >= 0) num("estimatedBitrateKbps", s.estimated_kbps);
   Napi::Object t = Napi::Object::New(env);
   if (s.ice_connected_ms >= 0) t.Set("iceConnectedMs", s.ice_connected_ms);
   if (s.dtls_connected_ms >= 0) t.Set("dtlsConnectedMs", s.dtls_connected_ms);

@@ -88,6 +88,7 @@ Napi::Value VideoTrackWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("framesDropped", Napi::Number::New(env, static_cast<double>(s.frames_dropped)));
   o.Set("subscribers", Napi::Number::New(env, static_cast<double>(s.subscribers)));
   o.Set("bitrateKbps", Napi::Number::New(env, s.pipeline.bitrate_kbps));
+  o.Set("targetBitrateKbps", Napi::Number::New(env, track_->target_kbps()));
   o.Set("width", Napi::Number::New(env, c.width));
   o.Set("height", Napi::Number::New(env, c.height));
   o.Set("fps", Napi::Number::New(env, c.fps));

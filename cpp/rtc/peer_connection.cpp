@@ -625,6 +625,17 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
         for (const auto& b : p.reports) {
           if (b.ssrc != ssrc_) continue;
           stats_.fraction_lost = b.fraction_lost / 256.0;
+          if (!remb_seen_ && track_ && subscribed_) {
+            // Loss-based estimate when the viewer sends no REMB: back off under loss above
+            // 10 %, grow slowly below 2 % (the shape of RFC 8836's loss-based controllers).
+            if (estimate_kbps_ <= 0) estimate_kbps_ = track_->config().bitrate_kbps;
+            double loss = stats_.fraction_lost;
+            if (loss > 0.10) estimate_kbps_ = static_cast<int>(estimate_kbps_ * (1.0 - 0.5 * loss));
+            else if (loss < 0.02) estimate_kbps_ = static_cast<int>(estimate_kbps_ * 1.05) + 1;
+            estimate_kbps_ = std::clamp(estimate_kbps_, 30, 1000000);
+            stats_.estimated_kbps = estimate_kbps_;
+            track_->report_estimate(this, estimate_kbps_);
+          }
           stats_.jitter = b.jitter / 90.0;  // ms at 90 kHz
           if (b.last_sr) {
             // RFC 3550 6.4.1: RTT = A - LSR - DLSR in 1/65536 s units (middle 32 bits of NTP).
@@ -632,6 +643,15 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
             uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
             if (rtt < 65536u * 10) stats_.rtt_ms = rtt * 1000.0 / 65536.0;
           }
+        }
+        break;
+      case RtcpPacket::kRemb:
+        // draft-alvestrand-rmcat-remb: the viewer's own estimate of what its path carries.
+        if (p.remb_bitrate > 0) {
+          remb_seen_ = true;
+          estimate_kbps_ = static_cast<int>(std::min<uint64_t>(p.remb_bitrate / 1000, 1000000));
+          stats_.estimated_kbps = estimate_kbps_;
+          if (track_ && subscribed_) track_->report_estimate(this, estimate_kbps_);
         }
         break;
       case RtcpPacket::kPli:

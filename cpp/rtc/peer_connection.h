@@ -56,6 +56,7 @@ struct PeerStats {
   uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
   uint64_t audio_samples_written = 0;
   double rtt_ms = -1, fraction_lost = -1, jitter = -1;
+  int estimated_kbps = -1;  // REMB or loss-based estimate of this viewer's path
   double ice_connected_ms = -1, dtls_connected_ms = -1, first_frame_ms = -1;
 };
 
@@ -151,6 +152,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   bool gathering_done_ = false;
   int video_pt_ = -1;
   bool nack_enabled_ = false;
+  bool remb_seen_ = false;
+  int estimate_kbps_ = 0;
   std::string srtp_profile_;
   uint64_t session_version_ = 1;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "log.h"
 #include "network_thread.h"
@@ -31,6 +32,9 @@ std::shared_ptr<VideoTrack> VideoTrack::create(const media::VideoConfig& config,
       },
       error);
   if (!track->pipeline_) return nullptr;
+  track->max_kbps_ = config.bitrate_kbps;
+  track->target_kbps_ = config.bitrate_kbps;
+  track->min_kbps_ = std::min(100, config.bitrate_kbps);
   return track;
 }
 
@@ -58,6 +62,37 @@ void VideoTrack::warm_up() {
 void VideoTrack::unsubscribe(Subscriber* s) {
   subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
   subscriber_count_ = subscribers_.size();
+  estimates_.erase(std::remove_if(estimates_.begin(), estimates_.end(), [s](auto& e) { return e.first == s; }),
+                   estimates_.end());
+  apply_target();
+}
+
+void VideoTrack::report_estimate(const Subscriber* s, int kbps) {
+  auto it = std::find_if(estimates_.begin(), estimates_.end(), [s](auto& e) { return e.first == s; });
+  if (it == estimates_.end()) estimates_.push_back({s, kbps});
+  else it->second = kbps;
+  apply_target();
+}
+
+void VideoTrack::apply_target() {
+  int target = max_kbps_;
+  for (auto& [sub, kbps] : estimates_) target = std::min(target, kbps);
+  target = std::max(target, std::min<int>(min_kbps_, max_kbps_));
+  int current = target_kbps_;
+  // Small wobbles are not worth an encoder reconfiguration.
+  if (target == current || (std::abs(target - current) * 20 < current && target != max_kbps_)) return;
+  target_kbps_ = target;
+  KVS_DEBUG("track", "target bitrate %d kbps", target);
+  pipeline_->set_bitrate(target);
+}
+
+void VideoTrack::set_bitrate_bounds(int min_kbps, int max_kbps) {
+  min_kbps_ = min_kbps;
+  max_kbps_ = max_kbps;
+  std::weak_ptr<VideoTrack> weak = weak_from_this();
+  NetworkThread::instance().post([weak] {
+    if (auto t = weak.lock()) t->apply_target();
+  });
 }
 
 const RtpPayload* VideoTrack::find_packet(uint64_t index, uint32_t* rtp_timestamp) const {
@@ -79,7 +114,11 @@ void VideoTrack::request_keyframe(bool urgent) {
   pipeline_->request_keyframe();
 }
 
-void VideoTrack::set_bitrate(int kbps) { pipeline_->set_bitrate(kbps); }
+void VideoTrack::set_bitrate(int kbps) {
+  target_kbps_ = kbps;
+  pipeline_->set_bitrate(kbps);
+  set_bitrate_bounds(std::min<int>(min_kbps_, kbps), kbps);
+}
 
 VideoTrackStats VideoTrack::stats() const {
   VideoTrackStats s;

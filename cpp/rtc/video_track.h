@@ -57,7 +57,15 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   std::vector<PacketizedFramePtr> recent_gop() const;
   static constexpr size_t kMaxBurstFrames = 8;
 
+  // Rate control (network thread): each viewer reports what its path carries (REMB, or a
+  // loss-based estimate from its receiver reports); the shared encoder follows the weakest
+  // viewer, within [min, max] kbps. A viewer that leaves no longer counts.
+  void report_estimate(const Subscriber* s, int kbps);
+  int target_kbps() const { return target_kbps_; }
+
   // Thread-safe.
+  // The bounds of rate control; setBitrate from the user sets the ceiling and the target.
+  void set_bitrate_bounds(int min_kbps, int max_kbps);
   // Merges with a request still pending. Unless urgent (a viewer joining), a request closer
   // than kKeyframeMinInterval to the last IDR is dropped, so a storm of PLIs cannot pin the
   // encoder at keyframes.
@@ -85,6 +93,9 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   std::vector<Subscriber*> subscribers_;
   std::deque<PacketizedFramePtr> history_;
   std::vector<PacketizedFramePtr> gop_;  // since the last IDR, while short enough to burst
+  std::vector<std::pair<const Subscriber*, int>> estimates_;
+  void apply_target();
+  std::atomic<int> min_kbps_{100}, max_kbps_{0}, target_kbps_{0};
   size_t history_packets_ = 0;
   std::atomic<size_t> subscriber_count_{0};
   mutable std::mutex pipeline_mutex_;

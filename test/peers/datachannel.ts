@@ -122,6 +122,11 @@ export class DataChannelViewer implements Viewer {
     return this.videoTrack?.requestKeyframe() ?? false;
   }
 
+  /** Sends a REMB asking the sender for at most this many bits per second. */
+  requestBitrate(bps: number): boolean {
+    return this.videoTrack?.requestBitrate(bps) ?? false;
+  }
+
   rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
     return this.counter.depacketizer.stats;
   }

@@ -48,6 +48,9 @@ export interface TrackStats {
   keyframeRequests: number;
   subscribers: number;
   bitrateKbps: number;
+  /** What rate control asks of the encoder now: the weakest viewer's estimate, within bounds. */
+  targetBitrateKbps: number;
+  framesDropped: number;
   width: number;
   height: number;
   fps: number;
@@ -98,6 +101,8 @@ export interface PeerStats {
   rttMs?: number;
   fractionLost?: number;
   jitter?: number;
+  /** This viewer's path estimate (REMB, or loss-based from receiver reports), kbps. */
+  estimatedBitrateKbps?: number;
   /** Milliseconds from setRemoteOffer to each phase. */
   timing: { iceConnectedMs?: number; dtlsConnectedMs?: number; firstFrameSentMs?: number };
 }
