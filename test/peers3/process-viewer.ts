@@ -238,6 +238,11 @@ export class ProcessViewer implements ViewerLike {
     return this.stats();
   }
 
+  /** Sends a signal to the peer process (SIGSTOP/SIGCONT to stall and resume it). */
+  signal(sig: NodeJS.Signals): boolean {
+    return this.exitCode === undefined && this.child.kill(sig);
+  }
+
   /** The peer's last stderr output (Python tracebacks, GStreamer warnings). */
   stderr(): string {
     return this.stderrTail;
@@ -247,6 +252,7 @@ export class ProcessViewer implements ViewerLike {
   async close(graceMs = 3000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.signal('SIGCONT'); // a stalled peer could not read the close request
     for (const w of this.waiters.splice(0)) w.resolve();
     this.send({ type: 'close' });
     this.child.stdin.end();
