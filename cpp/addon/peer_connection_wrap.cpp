@@ -106,6 +106,8 @@ void PeerConnectionWrap::init(Napi::Env env, Napi::Object exports) {
       DefineClass(env, "PeerConnection",
                   {InstanceMethod("addTrack", &PeerConnectionWrap::add_track),
                    InstanceMethod("setRemoteOffer", &PeerConnectionWrap::set_remote_offer),
+                   InstanceMethod("createOffer", &PeerConnectionWrap::create_offer),
+                   InstanceMethod("setRemoteAnswer", &PeerConnectionWrap::set_remote_answer),
                    InstanceMethod("addRemoteCandidate", &PeerConnectionWrap::add_remote_candidate),
                    InstanceMethod("getStats", &PeerConnectionWrap::get_stats),
                    InstanceMethod("close", &PeerConnectionWrap::close),
@@ -226,6 +228,59 @@ Napi::Value PeerConnectionWrap::set_remote_offer(const Napi::CallbackInfo& info)
   return promise;
 }
 
+std::function<void(std::optional<rtc::PeerError>, std::string)> PeerConnectionWrap::settle_later(
+    Napi::Promise::Deferred* d) {
+  events_.Acquire();  // held until the promise is settled
+  EventFn events = events_;
+  return [events, d](std::optional<rtc::PeerError> error, std::string text) mutable {
+    auto* e = new JsEvent{"settle", error ? error->message : text, "", -1, error ? rtc::to_string(error->code) : "",
+                          std::unique_ptr<Napi::Promise::Deferred>(d)};
+    if (events.NonBlockingCall(e) != napi_ok) delete e;
+    events.Release();
+  };
+}
+
+Napi::Value PeerConnectionWrap::create_offer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rtc::PeerConnection::OfferOptions options;
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    if (o.Has("video") && !o.Get("video").IsUndefined()) {
+      if (!o.Get("video").IsBoolean()) throw_type_error(env, "createOffer: video must be a boolean");
+      options.video = o.Get("video").As<Napi::Boolean>();
+    }
+    options.audio = string_option(env, o, "audio");
+  }
+  auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
+  Napi::Promise promise = deferred->Promise();
+  if (closed_) {
+    deferred->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
+    return promise;
+  }
+  auto settle = settle_later(deferred.release());
+  auto pc = pc_;
+  rtc::NetworkThread::instance().post([pc, options, settle]() mutable { pc->create_offer(options, settle); });
+  return promise;
+}
+
+Napi::Value PeerConnectionWrap::set_remote_answer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "setRemoteAnswer(sdp): sdp must be a string");
+  std::string sdp = info[0].As<Napi::String>();
+  auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
+  Napi::Promise promise = deferred->Promise();
+  if (closed_) {
+    deferred->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
+    return promise;
+  }
+  auto settle = settle_later(deferred.release());
+  auto pc = pc_;
+  rtc::NetworkThread::instance().post([pc, sdp, settle]() mutable {
+    pc->set_remote_answer(sdp, [settle](std::optional<rtc::PeerError> error) mutable { settle(error, ""); });
+  });
+  return promise;
+}
+
 Napi::Value PeerConnectionWrap::add_remote_candidate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
@@ -277,6 +332,10 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("audioPacketsReceived", static_cast<double>(s.audio_packets_received));
   num("audioBytesReceived", static_cast<double>(s.audio_bytes_received));
   num("audioSamplesWritten", static_cast<double>(s.audio_samples_written));
+  num("framesReceived", static_cast<double>(s.frames_received));
+  num("keyframesReceived", static_cast<double>(s.keyframes_received));
+  num("videoBytesReceived", static_cast<double>(s.video_bytes_received));
+  num("incompleteFrames", static_cast<double>(s.incomplete_frames));
   if (s.rtt_ms >= 0) num("rttMs", s.rtt_ms);
   if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
   if (s.jitter >= 0) num("jitter", s.jitter);
@@ -285,6 +344,7 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   if (s.ice_connected_ms >= 0) t.Set("iceConnectedMs", s.ice_connected_ms);
   if (s.dtls_connected_ms >= 0) t.Set("dtlsConnectedMs", s.dtls_connected_ms);
   if (s.first_frame_ms >= 0) t.Set("firstFrameSentMs", s.first_frame_ms);
+  if (s.first_frame_received_ms >= 0) t.Set("firstFrameReceivedMs", s.first_frame_received_ms);
   o.Set("timing", t);
   return o;
 }

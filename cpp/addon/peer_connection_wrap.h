@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
 
 #include "peer_connection.h"
@@ -34,6 +35,10 @@ class PeerConnectionWrap : public Napi::ObjectWrap<PeerConnectionWrap> {
  private:
   Napi::Value add_track(const Napi::CallbackInfo& info);
   Napi::Value set_remote_offer(const Napi::CallbackInfo& info);
+  Napi::Value create_offer(const Napi::CallbackInfo& info);
+  Napi::Value set_remote_answer(const Napi::CallbackInfo& info);
+  // A promise settled on the JS thread by a callback the network thread calls once.
+  std::function<void(std::optional<rtc::PeerError>, std::string)> settle_later(Napi::Promise::Deferred* d);
   Napi::Value add_remote_candidate(const Napi::CallbackInfo& info);
   Napi::Value get_stats(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);

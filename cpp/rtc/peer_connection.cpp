@@ -380,7 +380,7 @@ std::optional<PeerError> PeerConnection::add_remote_candidate(const std::string&
   if (state_ == PeerState::kClosed) return PeerError{ErrorCode::kClosed, "the peer connection is closed"};
   if (!ice_)
     return PeerError{ErrorCode::kInvalidState, "a remote candidate arrived before the offer"};
-  if (!mid.empty() && !bundle_mid_.empty() && mid != bundle_mid_) {
+  if (!offerer_ && !mid.empty() && !bundle_mid_.empty() && mid != bundle_mid_) {
     bool known = false;
     for (auto& m : answer_.media) known |= (m.mid == mid && !m.rejected());
     if (!known) return std::nullopt;  // for a section we rejected: nothing to do
@@ -436,6 +436,7 @@ void PeerConnection::on_ice_state(IceTransport::State s) {
   switch (s) {
     case IceTransport::State::kConnected:
       if (stats_.ice_connected_ms < 0) stats_.ice_connected_ms = since_offer_ms();
+      if (!dtls_) break;  // offerer: the answer (and with it our DTLS role) is not in yet
       if (dtls_->state() == DtlsTransport::State::kConnected) set_state(PeerState::kConnected);
       else if (dtls_->is_client()) dtls_->start();
       break;
@@ -453,7 +454,7 @@ void PeerConnection::on_ice_state(IceTransport::State s) {
 void PeerConnection::on_ice_packet(const uint8_t* data, size_t size) {
   switch (classify_packet(data, size)) {
     case PacketClass::kDtls:
-      dtls_->receive(data, size);
+      if (dtls_) dtls_->receive(data, size);
       break;
     case PacketClass::kRtcp: {
       if (!srtp_in_.ready() || size > 1500) break;
@@ -582,6 +583,23 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
 void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   auto h = parse_rtp_header(packet, size);
   if (!h || h->header_size > size) return;
+  if (offerer_ && depacketizer_ &&
+      std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
+    remote_video_ssrc_ = h->ssrc;
+    size_t end = size;
+    if ((packet[0] & 0x20) && end > h->header_size) end -= std::min<size_t>(packet[end - 1], end - h->header_size);
+    stats_.video_bytes_received += end - h->header_size;
+    depacketizer_->push(h->sequence, h->timestamp, h->marker, packet + h->header_size, end - h->header_size);
+    stats_.incomplete_frames = depacketizer_->incomplete();
+    if (stats_.keyframes_received == 0 && now_us() - last_pli_sent_us_ > 300000) {
+      // Joined mid-GOP: ask for an IDR now rather than wait for the next one (RFC 4585 6.3.1).
+      last_pli_sent_us_ = now_us();
+      uint8_t buf[12 + kSrtpMaxTrailer];
+      size_t len = write_pli(1, remote_video_ssrc_, buf);
+      if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
+    }
+    return;
+  }
   if (static_cast<int>(h->payload_type) == audio_pt_ && audio_receive_) {
     ++stats_.audio_packets_received;
     stats_.audio_bytes_received += size - h->header_size;
@@ -590,6 +608,163 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     if ((packet[0] & 0x20) && end > h->header_size) end -= std::min<size_t>(packet[end - 1], end - h->header_size);
     if (end > h->header_size) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
   }
+}
+
+void PeerConnection::on_access_unit(const AccessUnit& au) {
+  if (stats_.keyframes_received == 0 && !au.keyframe) return;  // undecodable before the first IDR
+  if (au.keyframe) ++stats_.keyframes_received;
+  ++stats_.frames_received;
+  if (stats_.first_frame_received_ms < 0) {
+    stats_.first_frame_received_ms = since_offer_ms();
+    KVS_INFO(config_.id, "first keyframe received %.1f ms after the offer", stats_.first_frame_received_ms);
+  }
+}
+
+void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback done) {
+  if (state_ == PeerState::kClosed) {
+    done(PeerError{ErrorCode::kClosed, "the peer connection is closed"}, "");
+    return;
+  }
+  if (ice_) {
+    done(PeerError{ErrorCode::kInvalidState, "an offer or answer was already made on this peer"}, "");
+    return;
+  }
+  if (!options.video && options.audio.empty()) {
+    done(PeerError{ErrorCode::kInvalidArg, "the offer must ask for video or audio"}, "");
+    return;
+  }
+  if (!options.audio.empty() && options.audio != "recvonly" && options.audio != "sendrecv") {
+    done(PeerError{ErrorCode::kInvalidArg, "audio must be \"recvonly\" or \"sendrecv\", got \"" + options.audio + "\""}, "");
+    return;
+  }
+  if (options.audio == "sendrecv" && !audio_track_) {
+    done(PeerError{ErrorCode::kInvalidState, "audio \"sendrecv\" needs an AudioTrack added first"}, "");
+    return;
+  }
+  offerer_ = true;
+  offer_time_us_ = now_us();
+  ice_ = std::make_unique<IceTransport>(this, NetworkThread::instance().context(), config_.id);
+  IceOptions opts = config_.ice;
+  opts.controlling = true;  // RFC 8445 6.1.1: the offerer of a full-ICE pair controls
+  std::string error;
+  if (!ice_->init(opts, &error)) {
+    done(PeerError{ErrorCode::kIce, error}, "");
+    return;
+  }
+  std::string ufrag, pwd;
+  ice_->local_credentials(&ufrag, &pwd);
+  SessionDescription offer;
+  offer.session_id = random_value<uint64_t>() >> 2;
+  offer.session_version = ++session_version_;
+  auto base = [&](const std::string& kind, const std::string& mid) {
+    MediaSection m;
+    m.kind = kind;
+    m.proto = "UDP/TLS/RTP/SAVPF";
+    m.mid = mid;
+    m.ice_ufrag = ufrag;
+    m.ice_pwd = pwd;
+    m.ice_options = {"trickle"};
+    m.fingerprint_algorithm = "sha-256";
+    m.fingerprint = Certificate::instance().fingerprint_sha256();
+    m.setup = "actpass";
+    m.rtcp_mux = true;
+    m.rtcp_rsize = true;
+    return m;
+  };
+  if (options.video) {
+    MediaSection v = base("video", std::to_string(offer.media.size()));
+    const std::pair<int, const char*> h264[] = {{102, "42e01f"}, {104, "42001f"}, {106, "4d001f"}, {108, "640032"}};
+    for (auto& [pt, plid] : h264) {
+      RtpCodec c;
+      c.payload_type = pt;
+      c.name = "H264";
+      c.clock_rate = 90000;
+      c.fmtp = std::string("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=") + plid;
+      c.rtcp_fb = {"nack", "nack pli", "ccm fir", "goog-remb"};
+      v.codecs.push_back(c);
+      v.formats.push_back(std::to_string(pt));
+      offered_video_pts_.push_back(pt);
+    }
+    v.direction = "recvonly";
+    offer.media.push_back(std::move(v));
+    depacketizer_ = std::make_unique<H264Depacketizer>([this](const AccessUnit& au) { on_access_unit(au); });
+  }
+  if (!options.audio.empty()) {
+    MediaSection a = base("audio", std::to_string(offer.media.size()));
+    RtpCodec c;
+    c.payload_type = 111;
+    c.name = "opus";
+    c.clock_rate = 48000;
+    c.channels = 2;
+    c.fmtp = "minptime=10;useinbandfec=1";
+    a.codecs.push_back(c);
+    a.formats.push_back("111");
+    a.direction = options.audio;
+    audio_pt_ = 111;
+    audio_send_ = options.audio == "sendrecv";
+    audio_receive_ = !config_.audio_sink_path.empty();
+    if (audio_send_) {
+      a.msid = "kvs-edge kvs-edge-audio";
+      a.ssrcs.push_back({audio_ssrc_, "cname:kvs-edge"});
+    }
+    offer.media.push_back(std::move(a));
+  }
+  for (auto& m : offer.media) offer.bundle_mids.push_back(m.mid);
+  bundle_mline_ = 0;
+  bundle_mid_ = offer.media[0].mid;
+  answer_ = std::move(offer);  // our local description
+  answer_pending_ = true;
+  set_state(PeerState::kConnecting);
+  if (audio_track_ && audio_send_) audio_track_->warm_up();
+  if (!ice_->gather()) {
+    answer_pending_ = false;
+    done(PeerError{ErrorCode::kIce, "ICE gathering could not start (no usable interface?)"}, "");
+    return;
+  }
+  if (config_.wait_for_gathering && !gathering_done_) {
+    pending_done_ = std::move(done);
+    return;
+  }
+  done(std::nullopt, finish_answer());
+}
+
+void PeerConnection::set_remote_answer(const std::string& sdp, std::function<void(std::optional<PeerError>)> done) {
+  if (state_ == PeerState::kClosed) return done(PeerError{ErrorCode::kClosed, "the peer connection is closed"});
+  if (!offerer_ || dtls_) return done(PeerError{ErrorCode::kInvalidState, "no offer of ours is waiting for an answer"});
+  SessionDescription answer;
+  try {
+    answer = parse_sdp(sdp);
+  } catch (const SdpError& e) {
+    return done(PeerError{ErrorCode::kSdpParse, std::string("answer rejected: ") + e.what()});
+  }
+  if (answer.media.size() != answer_.media.size())
+    return done(PeerError{ErrorCode::kSdpParse, "answer rejected: it has " + std::to_string(answer.media.size()) +
+                                                    " media sections, the offer had " + std::to_string(answer_.media.size())});
+  const MediaSection& t = answer.media[0];
+  if (t.rejected()) return done(PeerError{ErrorCode::kSdpUnsupported, "answer rejected: the camera refused the first media section"});
+  if (t.ice_ufrag.empty() || t.ice_pwd.empty())
+    return done(PeerError{ErrorCode::kSdpUnsupported, "answer rejected: no a=ice-ufrag/a=ice-pwd"});
+  if (!valid_fingerprint(t.fingerprint_algorithm, t.fingerprint))
+    return done(PeerError{ErrorCode::kSdpParse, "answer rejected: missing or malformed a=fingerprint"});
+  if (t.setup != "active" && t.setup != "passive")
+    return done(PeerError{ErrorCode::kSdpParse, "answer rejected: a=setup must be active or passive, got \"" + t.setup + "\""});
+  if (depacketizer_) {
+    bool h264 = false;
+    for (auto& c : answer.media[0].codecs)
+      h264 |= std::find(offered_video_pts_.begin(), offered_video_pts_.end(), c.payload_type) != offered_video_pts_.end();
+    if (!h264) return done(PeerError{ErrorCode::kSdpUnsupported, "answer rejected: the camera answered no H.264 payload type we offered"});
+  }
+  ice_->set_remote_credentials(t.ice_ufrag, t.ice_pwd);
+  remote_ufrag_ = t.ice_ufrag;
+  dtls_ = std::make_unique<DtlsTransport>(this, NetworkThread::instance().context(), config_.id, t.setup == "passive",
+                                          t.fingerprint_algorithm, t.fingerprint);
+  for (const auto& c : t.candidates) {
+    std::string error;
+    if (!ice_->add_remote_candidate(c, &error)) KVS_WARN(config_.id, "%s", error.c_str());
+  }
+  if (t.end_of_candidates) ice_->remote_gathering_done();
+  if (ice_->state() == IceTransport::State::kConnected && dtls_->is_client()) dtls_->start();
+  done(std::nullopt);
 }
 
 void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,

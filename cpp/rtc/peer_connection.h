@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dtls_transport.h"
+#include "h264_depacketizer.h"
 #include "ice_transport.h"
 #include "sdp.h"
 #include "srtp_session.h"
@@ -55,6 +56,9 @@ struct PeerStats {
   uint64_t send_errors = 0;
   uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
   uint64_t audio_samples_written = 0;
+  // Viewer role
+  uint64_t frames_received = 0, keyframes_received = 0, video_bytes_received = 0, incomplete_frames = 0;
+  double first_frame_received_ms = -1;
   double rtt_ms = -1, fraction_lost = -1, jitter = -1;
   int estimated_kbps = -1;  // REMB or loss-based estimate of this viewer's path
   double ice_connected_ms = -1, dtls_connected_ms = -1, first_frame_ms = -1;
@@ -77,6 +81,12 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   };
   using AnswerCallback = std::function<void(std::optional<PeerError> error, std::string answer)>;
 
+  // Viewer role: what the offer asks for.
+  struct OfferOptions {
+    bool video = true;        // H.264, recvonly
+    std::string audio;        // "" (none), "recvonly" or "sendrecv" (needs an audio track)
+  };
+
   static std::shared_ptr<PeerConnection> create(PeerConfig config, std::unique_ptr<Observer> observer);
   ~PeerConnection() override;
 
@@ -87,6 +97,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   // gathering with wait_for_gathering). A second offer renegotiates; a new ICE ufrag restarts ICE.
   void set_remote_offer(const std::string& sdp, AnswerCallback done);
   // "candidate:..." or "" for end-of-candidates.
+  // Viewer role (HIL rigs checking a camera): creates the offer (ICE controlling, DTLS
+  // actpass), then takes the camera's answer; received H.264 is depacketized and counted.
+  void create_offer(const OfferOptions& options, AnswerCallback done);
+  void set_remote_answer(const std::string& sdp, std::function<void(std::optional<PeerError>)> done);
+
   std::optional<PeerError> add_remote_candidate(const std::string& candidate, const std::string& mid);
   PeerStats stats() const;
   void close();  // idempotent; the observer gets "closed" and is then released
@@ -119,6 +134,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   // AudioTrack::Subscriber
   void on_audio_frame(const media::EncodedAudioPtr& frame) override;
   void handle_rtp(const uint8_t* packet, size_t size);
+  void on_access_unit(const AccessUnit& au);
 
   PeerConfig config_;
   std::unique_ptr<Observer> observer_;
@@ -134,6 +150,12 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   uint32_t last_audio_ts_ = 0;
   int64_t last_audio_time_us_ = 0;
   uint64_t audio_octets_ = 0;
+  // Viewer role
+  bool offerer_ = false;
+  std::vector<int> offered_video_pts_;
+  std::unique_ptr<H264Depacketizer> depacketizer_;
+  uint32_t remote_video_ssrc_ = 0;
+  int64_t last_pli_sent_us_ = 0;
   std::unique_ptr<IceTransport> ice_;
   std::unique_ptr<DtlsTransport> dtls_;
   SrtpSession srtp_out_, srtp_in_;

@@ -21,6 +21,8 @@ export interface RawPeerConnection {
   readonly id: string;
   addTrack(track: RawVideoTrack | RawAudioTrack): void;
   setRemoteOffer(sdp: string): Promise<string>;
+  createOffer(options: { video?: boolean; audio?: string }): Promise<string>;
+  setRemoteAnswer(sdp: string): Promise<string>;
   addRemoteCandidate(init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void;
   getStats(): Record<string, unknown>;
   close(): void;

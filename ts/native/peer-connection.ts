@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { addon, type RawPeerConnection } from './addon.js';
 import { toNativeError } from './errors.js';
 import type {
-  IceCandidateInit, KeyframeReason, PeerConnectionEvents, PeerConnectionOptions, PeerState, PeerStats,
+  IceCandidateInit, KeyframeReason, OfferOptions, PeerConnectionEvents, PeerConnectionOptions, PeerState, PeerStats,
 } from './types.js';
 import type { AudioTrack } from './audio-track.js';
 import type { VideoTrack } from './video-track.js';
@@ -43,6 +43,24 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   async setRemoteOffer(sdp: string): Promise<string> {
     try {
       return await this.#raw.setRemoteOffer(sdp);
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  /** Viewer role: creates our offer (H.264 recvonly, optional Opus). Resolves with the SDP. */
+  async createOffer(options: OfferOptions = {}): Promise<string> {
+    try {
+      return await this.#raw.createOffer({ ...options });
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  /** Viewer role: applies the camera's answer to our offer. */
+  async setRemoteAnswer(sdp: string): Promise<void> {
+    try {
+      await this.#raw.setRemoteAnswer(sdp);
     } catch (err) {
       throw toNativeError(err);
     }

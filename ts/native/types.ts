@@ -71,6 +71,14 @@ export interface PeerConnectionOptions {
   dtlsRole?: 'auto' | 'client' | 'server';
 }
 
+/** Viewer role: what our offer asks the camera for. */
+export interface OfferOptions {
+  /** H.264, receive only (default true). */
+  video?: boolean;
+  /** Opus: 'recvonly', or 'sendrecv' with an AudioTrack added for talk-back. */
+  audio?: 'recvonly' | 'sendrecv';
+}
+
 export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
 
 export type KeyframeReason = 'pli' | 'fir' | 'join';
@@ -88,6 +96,12 @@ export interface PeerStats {
   audioPacketsReceived: number;
   audioBytesReceived: number;
   audioSamplesWritten: number;
+  /** Viewer role: complete H.264 access units received (from the first keyframe on). */
+  framesReceived: number;
+  keyframesReceived: number;
+  videoBytesReceived: number;
+  /** Viewer role: access units dropped because a packet was missing. */
+  incompleteFrames: number;
   selectedPair?: { local: string; remote: string; localType: string; remoteType: string };
   packetsSent: number;
   bytesSent: number;
@@ -104,7 +118,7 @@ export interface PeerStats {
   /** This viewer's path estimate (REMB, or loss-based from receiver reports), kbps. */
   estimatedBitrateKbps?: number;
   /** Milliseconds from setRemoteOffer to each phase. */
-  timing: { iceConnectedMs?: number; dtlsConnectedMs?: number; firstFrameSentMs?: number };
+  timing: { iceConnectedMs?: number; dtlsConnectedMs?: number; firstFrameSentMs?: number; firstFrameReceivedMs?: number };
 }
 
 export interface PeerConnectionEvents {
