@@ -4,7 +4,7 @@
 // on a fake NOTIFY_SOCKET, and SIGTERM.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,6 +198,22 @@ t.test('kvs-edge run serves real viewers through KVS signaling and obeys MQTT', 
   viewers.push(c);
   const gotC = await c.waitForFrames(15, 30_000);
   t.ok(gotC.frames >= 15, `viewer-c gets frames after the kick (${gotC.frames})`);
+
+  // set-config over MQTT: applied live and written; one that cannot apply is rolled back.
+  const applied = (await fleet.send(DEVICE, 'set-config', { patch: { video: { bitrate: { startKbps: 800 } } } })) as { config: { video: { bitrate: { startKbps: number } } } };
+  t.equal(applied.config.video.bitrate.startKbps, 800, 'set-config accepted');
+  t.match(JSON.parse(readFileSync(config, 'utf8')), { video: { bitrate: { startKbps: 800 } } }, 'and written to the file');
+  await watch.waitFor((m) => m.topic === `kvs-edge/${DEVICE}/events` && m.body['type'] === 'config-applied');
+  const rejected = await fleet.send(DEVICE, 'set-config', { patch: { video: { source: { type: 'v4l2', device: '/dev/video9' } } } }).then(
+    () => undefined,
+    (e: { code?: string; message?: string }) => e,
+  );
+  t.equal(rejected?.code, 'ERR_CONFIG_APPLY_FAILED', `unsupported source rolled back: ${rejected?.message ?? 'accepted?!'}`);
+  await watch.waitFor((m) => m.topic === `kvs-edge/${DEVICE}/events` && m.body['type'] === 'config-rolled-back');
+  t.notMatch(readFileSync(config, 'utf8'), /v4l2/, 'the file keeps the running version');
+  const fc = c.frames;
+  await sleep(1500);
+  t.ok(c.frames > fc, 'viewer-c still receives video after the rollback');
 
   // SIGTERM: exits 0 within a bound, viewers closed, retained status offline.
   const t0 = Date.now();

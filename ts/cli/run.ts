@@ -105,6 +105,11 @@ export const runCommand: CliCommand = {
     const level: LogLevel = levelArg !== undefined && isLogLevel(levelArg) ? levelArg : initial.logging.level;
     const logger = new Logger({ level, format: initial.logging.format, fields: { deviceId: initial.deviceId } });
     const log = logger.child({ module: 'run' });
+    // The AWS SDK prints a multi-line notice about Node versions on stderr; keep stderr to
+    // structured lines and say it once here instead.
+    const nodeMajor = Number(process.versions.node.split('.')[0]);
+    if (nodeMajor < 22) log.info('AWS SDK releases after January 2027 need Node 22 or later', { node: process.versions.node });
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
     let credentials;
     if (p.values['local']) {
