@@ -151,3 +151,49 @@ t.test('set-video: viewers are asked to reconnect and get the new size', { skip:
   const tel = await dev.telemetry();
   t.match(tel, { encoder: { width: 640, height: 480, fps: 15 } });
 });
+
+t.test('signaling lost: the viewer keeps its video (degraded), the channel comes back by itself', { skip: SKIP, timeout: 90_000 }, async (t) => {
+  const own = await startLocalService({ turn: false, channels: [CHANNEL], closeGraceMs: 50 });
+  let again: LocalKvsService | undefined;
+  t.teardown(async () => {
+    await own.close();
+    await again?.close();
+  });
+  const ownInfo: ServiceInfo = { endpoint: own.endpoint, region: own.region, credentials: own.credentials, channel: CHANNEL };
+  const file = join(dir, 'lost.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      region: own.region,
+      endpoints: { controlPlane: own.endpoint },
+      credentials: { source: 'static', ...own.credentials },
+      channel: { name: CHANNEL },
+      video: { width: 320, height: 240, fps: 30 },
+    }),
+  );
+  const dev = new Device({ store: new ConfigStore(file, { env: {} }), logger: new Logger({ level: 'silent' }), startWaitMs: 3000, backoff: { initialMs: 100, maxMs: 300 } });
+  t.teardown(() => dev.stop());
+  const events: DeviceEvent[] = [];
+  dev.onEvent((e) => events.push(e));
+  await dev.start();
+  const v = await KvsViewer.connect(ownInfo, 'survivor');
+  t.teardown(() => v.close());
+  await v.waitForFrames(20, 30_000);
+  await until('streaming', () => dev.state === 'streaming');
+
+  own.goAway(CHANNEL);
+  await until('reconnect event after GO_AWAY', () => events.some((e) => e.type === 'reconnect'), 15_000);
+  t.pass('GO_AWAY: signaling reconnected');
+
+  await own.kill();
+  await until('degraded', () => dev.state === 'degraded', 15_000);
+  t.pass('service gone with a viewer connected: degraded');
+  const f0 = v.frames;
+  await until('frames while degraded', () => v.frames > f0 + 30, 10_000);
+  t.pass('the viewer keeps receiving video while signaling is down');
+
+  again = await startLocalService({ port: own.port, credentials: own.credentials, turn: false, channels: [CHANNEL], closeGraceMs: 50 });
+  await until('streaming again', () => dev.state === 'streaming', 30_000);
+  t.pass('signaling back: streaming');
+  t.equal((await dev.status()).viewers, 1);
+});
