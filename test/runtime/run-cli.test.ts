@@ -88,3 +88,44 @@ t.test('--local: embedded KVS service, a viewer gets frames, SIGINT exits 0', { 
   t.equal(code, 0, 'SIGINT: exit 0');
   t.match(err, /"msg":"stopped"/);
 });
+
+t.test('SIGKILL: the broker publishes the last will, the retained status turns offline', { skip: (!built || !addon || !existsSync('/usr/sbin/mosquitto')) && 'needs dist/, the addon and mosquitto', timeout: 90_000 }, async (t) => {
+  const { startBroker } = await import('../remote/fixtures/broker.js');
+  const { Watcher } = await import('../remote/fixtures/watcher.js');
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  // The KVS service lives in this process (not --local): a SIGKILLed parent cannot stop coturn.
+  const { startLocalService } = await import('../../ts/local/index.js');
+  const svc = await startLocalService({ turn: false, channels: ['will-cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  const file = join(dir, 'will.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      deviceId: 'will-dev',
+      region: svc.region,
+      endpoints: { controlPlane: svc.endpoint },
+      credentials: { source: 'static', ...svc.credentials },
+      channel: { name: 'will-cam' },
+      mqtt: { enabled: true, url: broker.url, keepaliveSec: 5 },
+      logging: { format: 'json' },
+    }),
+  );
+  const proc = spawn(process.execPath, [bin, 'run', '--config', file], { env: { PATH: process.env['PATH'] }, stdio: 'ignore' });
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  const watch = await Watcher.open(broker.url, ['kvs-edge/will-dev/status']);
+  t.teardown(() => watch.close());
+  await watch.waitFor((m) => m.body['online'] === true && m.body['state'] === 'ready', 30_000);
+  t.pass('online, ready');
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGKILL');
+  await exited;
+  const off = await watch.waitFor((m) => m.body['state'] === 'offline', 30_000);
+  t.equal(off.body['online'], false, 'the last will set the status offline');
+  const late = await Watcher.open(broker.url, ['kvs-edge/will-dev/status']);
+  const retained = await late.waitFor((m) => m.retain, 5000);
+  await late.close();
+  t.equal(retained.body['state'], 'offline', 'retained: offline');
+});

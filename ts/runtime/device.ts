@@ -347,8 +347,13 @@ export class Device implements DeviceController {
           this.#log.debug('remote candidate refused', { clientId, error: e as Error });
         }
       } else {
+        // Bounded: at most 64 candidates for each of at most 32 viewers not answered yet.
         const list = session.early.get(clientId) ?? [];
         if (list.length < 64) list.push(c);
+        if (!session.early.has(clientId) && session.early.size >= 32) {
+          const oldest = session.early.keys().next().value;
+          if (oldest !== undefined) session.early.delete(oldest);
+        }
         session.early.set(clientId, list);
       }
     });
