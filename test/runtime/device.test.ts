@@ -197,3 +197,28 @@ t.test('signaling lost: the viewer keeps its video (degraded), the channel comes
   t.pass('signaling back: streaming');
   t.equal((await dev.status()).viewers, 1);
 });
+
+t.test('refused credentials: one error event, degraded, no crash, retried later', { skip: SKIP }, async (t) => {
+  const file = join(dir, 'badcreds.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      region: svc.region,
+      endpoints: { controlPlane: svc.endpoint },
+      credentials: { source: 'static', accessKeyId: svc.credentials.accessKeyId, secretAccessKey: 'not-the-secret' },
+      channel: { name: CHANNEL },
+      video: { width: 320, height: 240 },
+    }),
+  );
+  const dev = new Device({ store: new ConfigStore(file, { env: {} }), logger: new Logger({ level: 'silent' }), startWaitMs: 3000, retryAfterFatalMs: 60_000 });
+  t.teardown(() => dev.stop());
+  const events: DeviceEvent[] = [];
+  dev.onEvent((e) => events.push(e));
+  await dev.start().catch(() => undefined);
+  await until('error event', () => events.some((e) => e.type === 'error'), 15_000);
+  const err = events.find((e) => e.type === 'error');
+  t.match(err, { type: 'error', code: /ERR_KVS_AUTH|ERR_KVS_CONTROL_PLANE/ }, `error reported: ${err && err.type === 'error' ? err.message : ''}`);
+  await until('degraded', () => dev.state === 'degraded' || dev.state === 'stopped', 15_000);
+  t.ok(['degraded', 'stopped'].includes(dev.state), `state ${dev.state}`);
+  t.match(await dev.stop(), { state: 'stopped' }, 'stop works from there');
+});
