@@ -29,6 +29,25 @@ class Observer : public rtc::PeerConnection::Observer {
   void on_keyframe_request(const char* reason) override {
     send(new JsEvent{"keyframe-request", reason, "", -1, "", nullptr});
   }
+  void on_data_channel_open(const rtc::DataChannelInfo& ch) override {
+    auto* e = new JsEvent{"datachannel", ch.label, "", -1, "", nullptr};
+    e->channel = ch.id;
+    e->protocol = ch.protocol;
+    e->ordered = ch.ordered;
+    send(e);
+  }
+  void on_data_channel_message(uint16_t id, bool binary, const uint8_t* data, size_t size) override {
+    auto* e = new JsEvent{"datachannel-message", "", "", -1, "", nullptr};
+    e->channel = id;
+    e->binary = binary;
+    e->bytes.assign(data, data + size);
+    send(e);
+  }
+  void on_data_channel_closed(uint16_t id) override {
+    auto* e = new JsEvent{"datachannel-close", "", "", -1, "", nullptr};
+    e->channel = id;
+    send(e);
+  }
 
  private:
   void send(JsEvent* e) {
@@ -97,6 +116,23 @@ void deliver_js_event(Napi::Env env, Napi::Function emit, std::nullptr_t*, JsEve
     value = c;
   } else if (e->name == "state" || e->name == "keyframe-request") {
     value = Napi::String::New(env, e->text);
+  } else if (e->name == "datachannel") {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("id", e->channel);
+    c.Set("label", e->text);
+    c.Set("protocol", e->protocol);
+    c.Set("ordered", e->ordered);
+    value = c;
+  } else if (e->name == "datachannel-message") {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("id", e->channel);
+    if (e->binary) m.Set("data", Napi::Buffer<uint8_t>::Copy(env, e->bytes.data(), e->bytes.size()));
+    else m.Set("data", Napi::String::New(env, reinterpret_cast<const char*>(e->bytes.data()), e->bytes.size()));
+    value = m;
+  } else if (e->name == "datachannel-close") {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("id", e->channel);
+    value = m;
   }
   emit.Call({Napi::String::New(env, e->name), value});
 }
@@ -109,6 +145,9 @@ void PeerConnectionWrap::init(Napi::Env env, Napi::Object exports) {
                    InstanceMethod("createOffer", &PeerConnectionWrap::create_offer),
                    InstanceMethod("setRemoteAnswer", &PeerConnectionWrap::set_remote_answer),
                    InstanceMethod("addRemoteCandidate", &PeerConnectionWrap::add_remote_candidate),
+                   InstanceMethod("createDataChannel", &PeerConnectionWrap::create_data_channel),
+                   InstanceMethod("sendData", &PeerConnectionWrap::send_data),
+                   InstanceMethod("closeDataChannel", &PeerConnectionWrap::close_data_channel),
                    InstanceMethod("getStats", &PeerConnectionWrap::get_stats),
                    InstanceMethod("close", &PeerConnectionWrap::close),
                    InstanceAccessor("id", &PeerConnectionWrap::id, nullptr)});
@@ -250,6 +289,8 @@ Napi::Value PeerConnectionWrap::create_offer(const Napi::CallbackInfo& info) {
       options.video = o.Get("video").As<Napi::Boolean>();
     }
     options.audio = string_option(env, o, "audio");
+    Napi::Value dc = o.Get("dataChannel");
+    options.data_channel = dc.IsBoolean() && dc.As<Napi::Boolean>().Value();
   }
   auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
   Napi::Promise promise = deferred->Promise();
@@ -279,6 +320,59 @@ Napi::Value PeerConnectionWrap::set_remote_answer(const Napi::CallbackInfo& info
     pc->set_remote_answer(sdp, [settle](std::optional<rtc::PeerError> error) mutable { settle(error, ""); });
   });
   return promise;
+}
+
+Napi::Value PeerConnectionWrap::create_data_channel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "createDataChannel(label, options?): label must be a string");
+  rtc::DataChannelInfo ch;
+  ch.label = info[0].As<Napi::String>();
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    if (o.Get("ordered").IsBoolean()) ch.ordered = o.Get("ordered").As<Napi::Boolean>();
+    if (o.Get("maxRetransmits").IsNumber()) ch.max_retransmits = o.Get("maxRetransmits").As<Napi::Number>().Int32Value();
+    if (o.Get("maxPacketLifeTime").IsNumber()) ch.max_packet_life_ms = o.Get("maxPacketLifeTime").As<Napi::Number>().Int32Value();
+    ch.protocol = string_option(env, o, "protocol");
+    if (ch.max_retransmits >= 0 && ch.max_packet_life_ms >= 0)
+      throw_type_error(env, "createDataChannel: maxRetransmits and maxPacketLifeTime cannot both be set");
+  }
+  std::optional<rtc::PeerError> error;
+  int id = -1;
+  auto pc = pc_;
+  rtc::NetworkThread::instance().invoke([&] { error = pc->open_data_channel(ch, &id); });
+  if (error) throw make_error(env, rtc::to_string(error->code), error->message);
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value PeerConnectionWrap::send_data(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !(info[1].IsString() || info[1].IsBuffer()))
+    throw_type_error(env, "sendData(id, data): id a number, data a string or a Buffer");
+  int id = info[0].As<Napi::Number>().Int32Value();
+  if (id < 0 || id > 65535) throw_type_error(env, "sendData: id must be 0..65535");
+  bool binary = info[1].IsBuffer();
+  std::vector<uint8_t> data;
+  if (binary) {
+    auto b = info[1].As<Napi::Buffer<uint8_t>>();
+    data.assign(b.Data(), b.Data() + b.Length());
+  } else {
+    std::string text = info[1].As<Napi::String>();
+    data.assign(text.begin(), text.end());
+  }
+  std::optional<rtc::PeerError> error;
+  auto pc = pc_;
+  rtc::NetworkThread::instance().invoke([&] { error = pc->send_data(static_cast<uint16_t>(id), binary, data); });
+  if (error) throw make_error(env, rtc::to_string(error->code), error->message);
+  return env.Undefined();
+}
+
+Napi::Value PeerConnectionWrap::close_data_channel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw_type_error(env, "closeDataChannel(id): id must be a number");
+  int id = info[0].As<Napi::Number>().Int32Value();
+  auto pc = pc_;
+  rtc::NetworkThread::instance().post([pc, id] { pc->close_data_channel(static_cast<uint16_t>(id)); });
+  return env.Undefined();
 }
 
 Napi::Value PeerConnectionWrap::add_remote_candidate(const Napi::CallbackInfo& info) {
@@ -332,6 +426,10 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("audioPacketsReceived", static_cast<double>(s.audio_packets_received));
   num("audioBytesReceived", static_cast<double>(s.audio_bytes_received));
   num("audioSamplesWritten", static_cast<double>(s.audio_samples_written));
+  num("dataMessagesSent", static_cast<double>(s.data_messages_sent));
+  num("dataMessagesReceived", static_cast<double>(s.data_messages_received));
+  num("dataBytesSent", static_cast<double>(s.data_bytes_sent));
+  num("dataBytesReceived", static_cast<double>(s.data_bytes_received));
   num("framesReceived", static_cast<double>(s.frames_received));
   num("keyframesReceived", static_cast<double>(s.keyframes_received));
   num("videoBytesReceived", static_cast<double>(s.video_bytes_received));

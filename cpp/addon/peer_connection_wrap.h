@@ -7,6 +7,7 @@
 #include <optional>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "peer_connection.h"
 
@@ -21,6 +22,12 @@ struct JsEvent {
   int mline = -1;
   std::string error_code;  // for a rejected promise
   std::unique_ptr<Napi::Promise::Deferred> deferred;
+  // Data channel events
+  int channel = -1;
+  bool binary = false;
+  std::vector<uint8_t> bytes;
+  std::string protocol;
+  bool ordered = true;
 };
 
 void deliver_js_event(Napi::Env env, Napi::Function emit, std::nullptr_t*, JsEvent* event);
@@ -40,6 +47,9 @@ class PeerConnectionWrap : public Napi::ObjectWrap<PeerConnectionWrap> {
   // A promise settled on the JS thread by a callback the network thread calls once.
   std::function<void(std::optional<rtc::PeerError>, std::string)> settle_later(Napi::Promise::Deferred* d);
   Napi::Value add_remote_candidate(const Napi::CallbackInfo& info);
+  Napi::Value create_data_channel(const Napi::CallbackInfo& info);
+  Napi::Value send_data(const Napi::CallbackInfo& info);
+  Napi::Value close_data_channel(const Napi::CallbackInfo& info);
   Napi::Value get_stats(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value id(const Napi::CallbackInfo& info);

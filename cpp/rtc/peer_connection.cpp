@@ -261,6 +261,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
   answer->bundle_mids.clear();
   bool video_done = false;
   bool audio_done = false;
+  bool data_channels_accepted = false;
   std::string video_problem;
   for (size_t i = 0; i < offer.media.size(); ++i) {
     const auto& m = offer.media[i];
@@ -273,6 +274,23 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
     bool rtp = m.proto.find("RTP/SAVPF") != std::string::npos || m.proto.find("RTP/SAVP") != std::string::npos;
     std::vector<RtpCodec> codecs;
     std::string direction;
+    if (usable && m.kind == "application" && m.proto.find("SCTP") != std::string::npos && !data_channels_accepted) {
+      // SCTP over DTLS for data channels (RFC 8841): one association on the bundled transport.
+      data_channels_accepted = true;
+      data_channels_ = true;
+      remote_sctp_port_ = m.sctp_port > 0 ? m.sctp_port : 5000;
+      a.sctp_port = 5000;
+      a.max_message_size = static_cast<int>(SctpTransport::kMaxMessageSize);
+      a.ice_ufrag = ufrag;
+      a.ice_pwd = pwd;
+      a.ice_options = {"trickle"};
+      a.fingerprint_algorithm = "sha-256";
+      a.fingerprint = Certificate::instance().fingerprint_sha256();
+      a.setup = dtls_client ? "active" : "passive";
+      if (bundled) answer->bundle_mids.push_back(a.mid);
+      answer->media.push_back(std::move(a));
+      continue;
+    }
     if (usable && rtp && m.kind == "video" && track_ && !video_done) {
       auto choice = choose_h264(m);
       if (!choice) {
@@ -507,6 +525,12 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
       if (observer_) observer_->on_keyframe_request("join");
     }
   }
+  if (data_channels_ && !sctp_) {
+    sctp_ = SctpTransport::create(this, config_.id, dtls_->is_client());
+    std::string sctp_error;
+    if (!sctp_->start(5000, static_cast<uint16_t>(remote_sctp_port_), &sctp_error))
+      KVS_ERROR(config_.id, "data channels unavailable: %s", sctp_error.c_str());
+  }
   if (audio_track_ && audio_send_ && !audio_subscribed_) {
     audio_subscribed_ = true;
     audio_track_->subscribe(this);
@@ -521,6 +545,52 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
     report_timer_ = g_source_attach(src, NetworkThread::instance().context());
     g_source_unref(src);
   }
+}
+
+void PeerConnection::on_dtls_data(const uint8_t* data, size_t size) {
+  if (sctp_) sctp_->receive(data, size);
+}
+
+void PeerConnection::on_sctp_send(const uint8_t* data, size_t size) {
+  if (dtls_) dtls_->send(data, size);
+}
+
+void PeerConnection::on_channel_open(const DataChannelInfo& channel) {
+  KVS_INFO(config_.id, "data channel %u \"%s\" open", channel.id, channel.label.c_str());
+  if (observer_) observer_->on_data_channel_open(channel);
+}
+
+void PeerConnection::on_channel_message(uint16_t id, bool binary, const uint8_t* data, size_t size) {
+  ++stats_.data_messages_received;
+  stats_.data_bytes_received += size;
+  if (observer_) observer_->on_data_channel_message(id, binary, data, size);
+}
+
+void PeerConnection::on_channel_closed(uint16_t id) {
+  if (observer_) observer_->on_data_channel_closed(id);
+}
+
+std::optional<PeerError> PeerConnection::open_data_channel(const DataChannelInfo& options, int* id) {
+  if (state_ == PeerState::kClosed) return PeerError{ErrorCode::kClosed, "the peer connection is closed"};
+  if (!sctp_) return PeerError{ErrorCode::kInvalidState, "data channels are not negotiated or DTLS is not up yet"};
+  std::string error;
+  *id = sctp_->open_channel(options, &error);
+  if (*id < 0) return PeerError{ErrorCode::kInvalidState, error};
+  return std::nullopt;
+}
+
+std::optional<PeerError> PeerConnection::send_data(uint16_t id, bool binary, const std::vector<uint8_t>& data) {
+  if (state_ == PeerState::kClosed) return PeerError{ErrorCode::kClosed, "the peer connection is closed"};
+  if (!sctp_) return PeerError{ErrorCode::kInvalidState, "data channels are not negotiated or DTLS is not up yet"};
+  std::string error;
+  if (!sctp_->send(id, binary, data.data(), data.size(), &error)) return PeerError{ErrorCode::kInvalidArg, error};
+  ++stats_.data_messages_sent;
+  stats_.data_bytes_sent += data.size();
+  return std::nullopt;
+}
+
+void PeerConnection::close_data_channel(uint16_t id) {
+  if (sctp_) sctp_->close_channel(id);
 }
 
 void PeerConnection::on_dtls_failed(const std::string& reason) {
@@ -709,6 +779,16 @@ void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback do
     }
     offer.media.push_back(std::move(a));
   }
+  if (options.data_channel) {
+    MediaSection d = base("application", std::to_string(offer.media.size()));
+    d.proto = "UDP/DTLS/SCTP";
+    d.formats = {"webrtc-datachannel"};
+    d.rtcp_mux = false;
+    d.rtcp_rsize = false;
+    d.sctp_port = 5000;
+    d.max_message_size = static_cast<int>(SctpTransport::kMaxMessageSize);
+    offer.media.push_back(std::move(d));
+  }
   for (auto& m : offer.media) offer.bundle_mids.push_back(m.mid);
   bundle_mline_ = 0;
   bundle_mid_ = offer.media[0].mid;
@@ -754,6 +834,11 @@ void PeerConnection::set_remote_answer(const std::string& sdp, std::function<voi
       h264 |= std::find(offered_video_pts_.begin(), offered_video_pts_.end(), c.payload_type) != offered_video_pts_.end();
     if (!h264) return done(PeerError{ErrorCode::kSdpUnsupported, "answer rejected: the camera answered no H.264 payload type we offered"});
   }
+  for (auto& m : answer.media)
+    if (m.kind == "application" && !m.rejected()) {
+      data_channels_ = true;
+      remote_sctp_port_ = m.sctp_port > 0 ? m.sctp_port : 5000;
+    }
   ice_->set_remote_credentials(t.ice_ufrag, t.ice_pwd);
   remote_ufrag_ = t.ice_ufrag;
   dtls_ = std::make_unique<DtlsTransport>(this, NetworkThread::instance().context(), config_.id, t.setup == "passive",
@@ -917,6 +1002,7 @@ void PeerConnection::close() {
   if (audio_subscribed_ && audio_track_) audio_track_->unsubscribe(this);
   audio_subscribed_ = false;
   audio_sink_.close();
+  if (sctp_) sctp_->close();
   if (dtls_) dtls_->close();
   if (ice_) ice_->close();
   if (pending_done_) {

@@ -13,6 +13,7 @@
 #include "dtls_transport.h"
 #include "h264_depacketizer.h"
 #include "ice_transport.h"
+#include "sctp_transport.h"
 #include "sdp.h"
 #include "srtp_session.h"
 #include "audio_track.h"
@@ -54,6 +55,7 @@ struct PeerStats {
   uint64_t packets_received = 0, bytes_received = 0;
   uint64_t pli_received = 0, fir_received = 0, nack_received = 0, retransmitted = 0;
   uint64_t send_errors = 0;
+  uint64_t data_messages_sent = 0, data_messages_received = 0, data_bytes_sent = 0, data_bytes_received = 0;
   uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
   uint64_t audio_samples_written = 0;
   // Viewer role
@@ -68,7 +70,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
                        public IceTransport::Listener,
                        public DtlsTransport::Listener,
                        public VideoTrack::Subscriber,
-                       public AudioTrack::Subscriber {
+                       public AudioTrack::Subscriber,
+                       public SctpTransport::Listener {
  public:
   // Called on the network thread. Destroyed when the peer closes.
   class Observer {
@@ -78,6 +81,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
     virtual void on_gathering_done() = 0;
     virtual void on_state(PeerState state) = 0;
     virtual void on_keyframe_request(const char* reason) = 0;
+    virtual void on_data_channel_open(const DataChannelInfo& channel) {}
+    virtual void on_data_channel_message(uint16_t id, bool binary, const uint8_t* data, size_t size) {}
+    virtual void on_data_channel_closed(uint16_t id) {}
   };
   using AnswerCallback = std::function<void(std::optional<PeerError> error, std::string answer)>;
 
@@ -85,6 +91,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   struct OfferOptions {
     bool video = true;        // H.264, recvonly
     std::string audio;        // "" (none), "recvonly" or "sendrecv" (needs an audio track)
+    bool data_channel = false;  // an m=application section for SCTP data channels
   };
 
   static std::shared_ptr<PeerConnection> create(PeerConfig config, std::unique_ptr<Observer> observer);
@@ -101,6 +108,12 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   // actpass), then takes the camera's answer; received H.264 is depacketized and counted.
   void create_offer(const OfferOptions& options, AnswerCallback done);
   void set_remote_answer(const std::string& sdp, std::function<void(std::optional<PeerError>)> done);
+
+  // Data channels (RFC 8831/8832), once DTLS is up: open one from our side (its id), send a
+  // text or binary message, close one.
+  std::optional<PeerError> open_data_channel(const DataChannelInfo& options, int* id);
+  std::optional<PeerError> send_data(uint16_t id, bool binary, const std::vector<uint8_t>& data);
+  void close_data_channel(uint16_t id);
 
   std::optional<PeerError> add_remote_candidate(const std::string& candidate, const std::string& mid);
   PeerStats stats() const;
@@ -131,6 +144,13 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   void on_dtls_closed() override;
   // VideoTrack::Subscriber
   void on_track_frame(const PacketizedFramePtr& frame) override;
+  // DtlsTransport::Listener (application data = SCTP)
+  void on_dtls_data(const uint8_t* data, size_t size) override;
+  // SctpTransport::Listener
+  void on_sctp_send(const uint8_t* data, size_t size) override;
+  void on_channel_open(const DataChannelInfo& channel) override;
+  void on_channel_message(uint16_t id, bool binary, const uint8_t* data, size_t size) override;
+  void on_channel_closed(uint16_t id) override;
   // AudioTrack::Subscriber
   void on_audio_frame(const media::EncodedAudioPtr& frame) override;
   void handle_rtp(const uint8_t* packet, size_t size);
@@ -150,6 +170,10 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   uint32_t last_audio_ts_ = 0;
   int64_t last_audio_time_us_ = 0;
   uint64_t audio_octets_ = 0;
+  // Data channels
+  std::shared_ptr<SctpTransport> sctp_;
+  bool data_channels_ = false;
+  int remote_sctp_port_ = 5000;
   // Viewer role
   bool offerer_ = false;
   std::vector<int> offered_video_pts_;

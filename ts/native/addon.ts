@@ -21,10 +21,13 @@ export interface RawPeerConnection {
   readonly id: string;
   addTrack(track: RawVideoTrack | RawAudioTrack): void;
   setRemoteOffer(sdp: string): Promise<string>;
-  createOffer(options: { video?: boolean; audio?: string }): Promise<string>;
+  createOffer(options: { video?: boolean; audio?: string; dataChannel?: boolean }): Promise<string>;
   setRemoteAnswer(sdp: string): Promise<string>;
   addRemoteCandidate(init: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void;
   getStats(): Record<string, unknown>;
+  createDataChannel(label: string, options: Record<string, unknown>): number;
+  sendData(id: number, data: string | Buffer): void;
+  closeDataChannel(id: number): void;
   close(): void;
 }
 

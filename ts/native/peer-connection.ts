@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { addon, type RawPeerConnection } from './addon.js';
 import { toNativeError } from './errors.js';
 import type {
-  IceCandidateInit, KeyframeReason, OfferOptions, PeerConnectionEvents, PeerConnectionOptions, PeerState, PeerStats,
+  DataChannelInfo, DataChannelMessage, DataChannelOptions, IceCandidateInit, KeyframeReason, OfferOptions, PeerConnectionEvents, PeerConnectionOptions, PeerState, PeerStats,
 } from './types.js';
 import type { AudioTrack } from './audio-track.js';
 import type { VideoTrack } from './video-track.js';
@@ -75,6 +75,28 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     }
   }
 
+  /** Opens a data channel from the camera's side (DTLS must be up); 'datachannel' follows. Returns its id. */
+  createDataChannel(label: string, options: DataChannelOptions = {}): number {
+    try {
+      return this.#raw.createDataChannel(label, { ...options });
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  /** Sends a text (string) or binary (Buffer) message on an open channel. */
+  sendData(id: number, data: string | Buffer): void {
+    try {
+      this.#raw.sendData(id, data);
+    } catch (err) {
+      throw toNativeError(err);
+    }
+  }
+
+  closeDataChannel(id: number): void {
+    this.#raw.closeDataChannel(id);
+  }
+
   async getStats(): Promise<PeerStats> {
     return this.#raw.getStats() as unknown as PeerStats;
   }
@@ -102,6 +124,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         break;
       case 'keyframe-request':
         this.emit('keyframe-request', value as KeyframeReason);
+        break;
+      case 'datachannel':
+        this.emit('datachannel', value as DataChannelInfo);
+        break;
+      case 'datachannel-message':
+        this.emit('datachannel-message', value as DataChannelMessage);
+        break;
+      case 'datachannel-close':
+        this.emit('datachannel-close', value as { id: number });
         break;
       default:
         break;

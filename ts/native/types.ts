@@ -77,6 +77,31 @@ export interface OfferOptions {
   video?: boolean;
   /** Opus: 'recvonly', or 'sendrecv' with an AudioTrack added for talk-back. */
   audio?: 'recvonly' | 'sendrecv';
+  /** Also offer SCTP data channels. */
+  dataChannel?: boolean;
+}
+
+export interface DataChannelInfo {
+  id: number;
+  label: string;
+  protocol: string;
+  ordered: boolean;
+}
+
+export interface DataChannelOptions {
+  ordered?: boolean;
+  /** Partial reliability (RFC 8831 6.1): at most this many retransmissions... */
+  maxRetransmits?: number;
+  /** ...or at most this many milliseconds. Not both. */
+  maxPacketLifeTime?: number;
+  protocol?: string;
+}
+
+export interface DataChannelMessage {
+  /** The channel's id (SCTP stream). */
+  id: number;
+  /** Text messages arrive as strings, binary as Buffers (up to 256 KiB). */
+  data: string | Buffer;
 }
 
 export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
@@ -96,6 +121,10 @@ export interface PeerStats {
   audioPacketsReceived: number;
   audioBytesReceived: number;
   audioSamplesWritten: number;
+  dataMessagesSent: number;
+  dataMessagesReceived: number;
+  dataBytesSent: number;
+  dataBytesReceived: number;
   /** Viewer role: complete H.264 access units received (from the first keyframe on). */
   framesReceived: number;
   keyframesReceived: number;
@@ -126,6 +155,10 @@ export interface PeerConnectionEvents {
   'gathering-done': [];
   state: [PeerState];
   'keyframe-request': [KeyframeReason];
+  /** A data channel opened by either side. */
+  datachannel: [DataChannelInfo];
+  'datachannel-message': [DataChannelMessage];
+  'datachannel-close': [{ id: number }];
   error: [NativeError];
 }
 
