@@ -51,11 +51,11 @@ t.test('usage and configuration errors exit 2 with one line', { skip: !built && 
   t.match(help.stdout, /kvs-edge run --config FILE/);
 });
 
-t.test('a source this build cannot open: exit 1 with the reason', { skip: (!built || !addon) && 'needs dist/ and the addon' }, async (t) => {
+t.test('a source this build cannot open: exit 2 (a configuration error) with the reason', { skip: (!built || !addon) && 'needs dist/ and the addon' }, async (t) => {
   const file = join(dir, 'v4l2.json');
   writeFileSync(file, JSON.stringify({ video: { source: { type: 'v4l2' } }, credentials: { source: 'static', accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', secretAccessKey: 'x' } }));
   const r = await cli(['run', '--config', file, '--log-level', 'silent']);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(r.stderr, /ERR_UNSUPPORTED: video\.source v4l2 is not available in this build/);
 });
 

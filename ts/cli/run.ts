@@ -11,7 +11,7 @@ import { RemoteControl } from '../remote/remote-control.js';
 import { Device } from '../runtime/device.js';
 import { SystemdNotifier } from '../runtime/sd-notify.js';
 import { parse, str } from './args.js';
-import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliCommand, type CliIO } from './command.js';
 
 const help = `Usage: kvs-edge run --config FILE [options]
 
@@ -32,7 +32,8 @@ Options:
   --shutdown-timeout S   longest graceful shutdown before exiting 1 (default 10)
   -h, --help             this help
 
-Exit codes: 0 stopped by a signal, 1 runtime failure, 2 usage or configuration error.
+Exit codes: 0 stopped by a signal, 1 runtime failure, 2 usage or configuration error (including
+a source or encoder this build does not have).
 `;
 
 function packageVersion(): string {
@@ -178,7 +179,9 @@ export const runCommand: CliCommand = {
       await closeLocal();
       const err = e as Error & { code?: string };
       io.stderr.write(`kvs-edge run: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
-      return EXIT_FAILURE;
+      // What the configuration asks for and this build cannot do is a configuration error: exit
+      // 2, which the systemd unit does not restart (RestartPreventExitStatus=2).
+      return err.code === 'ERR_UNSUPPORTED' ? EXIT_USAGE : EXIT_FAILURE;
     }
 
     if (config.mqtt.enabled) {
