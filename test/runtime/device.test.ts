@@ -222,3 +222,18 @@ t.test('refused credentials: one error event, degraded, no crash, retried later'
   t.ok(['degraded', 'stopped'].includes(dev.state), `state ${dev.state}`);
   t.match(await dev.stop(), { state: 'stopped' }, 'stop works from there');
 });
+
+t.test('audio.source tone: a viewer that offers audio gets Opus next to the video', { skip: SKIP }, async (t) => {
+  const { dev } = device(t, { audio: { source: 'tone' } });
+  await dev.start();
+  const v = await KvsViewer.connect(info, 'listener', { audio: true });
+  t.teardown(() => v.close());
+  const s = await v.waitForFrames(20, 30_000);
+  t.ok(s.frames >= 20, `video frames (${s.frames})`);
+  await until('audio packets', () => v.audioPackets >= 20, 10_000);
+  t.ok(v.audioPackets >= 20, `Opus packets received (${v.audioPackets})`);
+  const nv = await KvsViewer.connect(info, 'video-only');
+  t.teardown(() => nv.close());
+  t.ok((await nv.waitForFrames(10, 30_000)).frames >= 10, 'a video-only viewer is served too');
+  t.equal(nv.audioPackets, 0);
+});

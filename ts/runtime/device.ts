@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { ControlPlane, createChannelSignaling, type IceCandidate, type IceServer, type KvsError, type SessionDescription, type SignalingClient } from '../kvs/index.js';
 import type { CredentialsProvider } from '../kvs/Credentials.js';
 import { Logger, type LogLevel } from '../log/logger.js';
-import { PeerConnection, VideoTrack, setNativeLogLevel } from '../native/index.js';
+import { AudioTrack, PeerConnection, VideoTrack, setNativeLogLevel } from '../native/index.js';
 import type { PeerState } from '../native/types.js';
 import type {
   ChannelState,
@@ -121,6 +121,8 @@ export class Device implements DeviceController {
   readonly #viewers = new Map<string, Viewer>();
   #state: ChannelState = 'stopped';
   #track: VideoTrack | undefined;
+  /** Shared Opus track when audio.source is 'tone'. */
+  #audio: AudioTrack | undefined;
   #session: Session | undefined;
   #bitrateKbps: number;
   #video: VideoSettings;
@@ -227,8 +229,8 @@ export class Device implements DeviceController {
     if (v.encoder !== 'auto' && v.encoder !== 'openh264') {
       throw new DeviceError('ERR_UNSUPPORTED', `video.encoder ${v.encoder} is not available in this build (supported: auto, openh264)`);
     }
-    if (c.audio.source !== 'none') {
-      throw new DeviceError('ERR_UNSUPPORTED', `audio.source ${c.audio.source} is not available in this build (supported: none)`);
+    if (c.audio.source === 'alsa') {
+      throw new DeviceError('ERR_UNSUPPORTED', 'audio.source alsa is not available in this build (supported: none, tone)');
     }
   }
 
@@ -250,6 +252,15 @@ export class Device implements DeviceController {
     }
   }
 
+  #newAudio(c: Config): AudioTrack | undefined {
+    if (c.audio.source !== 'tone') return undefined;
+    try {
+      return new AudioTrack({ source: 'tone' });
+    } catch (e) {
+      throw new DeviceError('ERR_MEDIA', `cannot open the audio track: ${(e as Error).message}`);
+    }
+  }
+
   async #start(): Promise<void> {
     const c = this.store.config;
     const gen = ++this.#generation;
@@ -257,6 +268,7 @@ export class Device implements DeviceController {
     this.#setState('connecting');
     try {
       this.#track = this.#newTrack(c, this.#video, this.#bitrateKbps);
+      this.#audio = this.#newAudio(c);
       const credentials = this.#opts.credentials ?? credentialsFromConfig(c.credentials, this.#opts.env);
       const cp = new ControlPlane({
         region: c.region,
@@ -424,6 +436,7 @@ export class Device implements DeviceController {
       // Counted from now on, so concurrent offers cannot pass the limit.
       this.#viewers.set(clientId, v);
       pc.addTrack(track);
+      if (this.#audio) pc.addTrack(this.#audio);
       pc.on('candidate', (c) => {
         if (!c.candidate || this.#viewers.get(clientId) !== v) return;
         try {
@@ -497,6 +510,8 @@ export class Device implements DeviceController {
     }
     this.#track?.close();
     this.#track = undefined;
+    this.#audio?.close();
+    this.#audio = undefined;
     this.#lastTotal = undefined;
   }
 
@@ -537,10 +552,19 @@ export class Device implements DeviceController {
   async #replaceTrack(c: Config, video: VideoSettings, reason: string): Promise<void> {
     if (!this.#track) return;
     const next = this.#newTrack(c, video, this.#bitrateKbps);
+    let audio: AudioTrack | undefined;
+    try {
+      audio = this.#newAudio(c);
+    } catch (e) {
+      next.close();
+      throw e;
+    }
     for (const v of [...this.#viewers.values()]) this.#dropViewer(v, reason);
     const old = this.#track;
     this.#track = next;
     old.close();
+    this.#audio?.close();
+    this.#audio = audio;
   }
 
   setVideo(settings: VideoSettings): Promise<VideoSettings> {
