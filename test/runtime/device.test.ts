@@ -9,7 +9,9 @@ import { ConfigStore } from '../../ts/config/config-store.js';
 import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
 import { Logger } from '../../ts/log/logger.js';
 import type { DeviceEvent } from '../../ts/runtime/controller.js';
-import { Device } from '../../ts/runtime/device.js';
+import { Device, type DeviceOptions } from '../../ts/runtime/device.js';
+import { ControlPlane, StaticCredentialsProvider, createChannelSignaling } from '../../ts/kvs/index.js';
+import { RTCPeerConnection, useH264 } from 'werift';
 import { freePort } from '../remote/fixtures/broker.js';
 import { KvsViewer, type ServiceInfo } from './fixtures/kvs-viewer.js';
 
@@ -28,7 +30,7 @@ t.before(async () => {
 t.teardown(() => svc?.close());
 
 let n = 0;
-function device(t: { teardown(fn: () => unknown): void }, extra: Record<string, unknown> = {}, endpoint?: string) {
+function device(t: { teardown(fn: () => unknown): void }, extra: Record<string, unknown> = {}, endpoint?: string, more: Partial<DeviceOptions> = {}) {
   const file = join(dir, `device-${++n}.json`);
   writeFileSync(
     file,
@@ -43,7 +45,7 @@ function device(t: { teardown(fn: () => unknown): void }, extra: Record<string, 
   );
   const store = new ConfigStore(file, { env: {} });
   const logger = new Logger({ level: 'silent' });
-  const dev = new Device({ store, logger, version: 'test', board: 'generic-x86_64', startWaitMs: 3000, backoff: { initialMs: 100, maxMs: 500 } });
+  const dev = new Device({ store, logger, version: 'test', board: 'generic-x86_64', startWaitMs: 3000, backoff: { initialMs: 100, maxMs: 500 }, ...more });
   const events: DeviceEvent[] = [];
   dev.onEvent((e) => events.push(e));
   t.teardown(() => dev.stop());
@@ -236,4 +238,35 @@ t.test('audio.source tone: a viewer that offers audio gets Opus next to the vide
   t.teardown(() => nv.close());
   t.ok((await nv.waitForFrames(10, 30_000)).frames >= 10, 'a video-only viewer is served too');
   t.equal(nv.audioPackets, 0);
+});
+
+t.test('a viewer that offers and vanishes before connecting loses its slot; the next one gets in', { skip: SKIP }, async (t) => {
+  const { dev, events } = device(t, { viewers: { max: 1 } }, undefined, { connectTimeoutMs: 3000 });
+  await dev.start();
+  // A viewer app that sends its offer and dies: no candidates, no DTLS, never a close_notify.
+  const credentials = new StaticCredentialsProvider(svc.credentials);
+  const cp = new ControlPlane({ region: svc.region, channelName: CHANNEL, credentials, endpoint: svc.endpoint, maxAttempts: 1 });
+  const sc = await createChannelSignaling({ controlPlane: cp, credentials, role: 'VIEWER', clientId: 'ghost' });
+  t.teardown(() => {
+    sc.close();
+    cp.close();
+  });
+  await sc.open();
+  const pc = new RTCPeerConnection({ codecs: { video: [useH264()] } });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  const sdp = (pc.localDescription?.sdp ?? offer.sdp).replace(/^a=candidate:.*\r?\n/gm, '');
+  const transports = pc.getTransceivers().map((x) => x.dtlsTransport);
+  await pc.close();
+  await Promise.allSettled(transports.map((d) => d.stop()));
+  sc.sendSdpOffer({ type: 'offer', sdp });
+  await until('ghost answered', () => events.some((e) => e.type === 'viewer-joined' && e.clientId === 'ghost'), 10_000);
+  t.equal((await dev.status()).viewers, 1, 'the ghost holds the only slot');
+  await until('ghost dropped', () => events.some((e) => e.type === 'viewer-left' && e.clientId === 'ghost'), 15_000);
+  const left = events.find((e) => e.type === 'viewer-left' && e.clientId === 'ghost');
+  t.match(left, { reason: /connect-timeout|ice-failed/ }, 'dropped for never connecting');
+  const v = await KvsViewer.connect(info, 'real');
+  t.teardown(() => v.close());
+  t.ok((await v.waitForFrames(10, 30_000)).frames >= 10, 'the freed slot serves a real viewer');
 });

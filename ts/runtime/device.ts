@@ -40,6 +40,8 @@ export interface DeviceOptions {
   startWaitMs?: number;
   /** A viewer whose ICE is 'disconnected' this long is dropped. */
   disconnectedGraceMs?: number;
+  /** A viewer not connected this long after its answer is dropped, freeing its slot (default 30 s). */
+  connectTimeoutMs?: number;
   /** Restrict the engine's host candidates (tests on loopback). */
   localAddresses?: string[];
   /** Signaling reconnect backoff. */
@@ -55,6 +57,7 @@ interface Viewer {
   state: PeerState;
   everConnected: boolean;
   disconnectedTimer: NodeJS.Timeout | undefined;
+  connectTimer: NodeJS.Timeout | undefined;
   last: { at: number; bytes: number; frames: number } | undefined;
   bitrateKbps: number;
   fps: number;
@@ -429,12 +432,19 @@ export class Device implements DeviceController {
         state: 'new',
         everConnected: false,
         disconnectedTimer: undefined,
+        connectTimer: undefined,
         last: undefined,
         bitrateKbps: 0,
         fps: 0,
       };
       // Counted from now on, so concurrent offers cannot pass the limit.
       this.#viewers.set(clientId, v);
+      // A viewer that never connects (it went away, or its candidates never arrive) must not
+      // keep its slot.
+      v.connectTimer = setTimeout(() => {
+        if (!v.everConnected) this.#dropViewer(v, 'connect-timeout');
+      }, this.#opts.connectTimeoutMs ?? 30_000);
+      v.connectTimer.unref();
       pc.addTrack(track);
       if (this.#audio) pc.addTrack(this.#audio);
       pc.on('candidate', (c) => {
@@ -478,7 +488,11 @@ export class Device implements DeviceController {
       clearTimeout(v.disconnectedTimer);
       v.disconnectedTimer = undefined;
     }
-    if (s === 'connected') v.everConnected = true;
+    if (s === 'connected') {
+      v.everConnected = true;
+      if (v.connectTimer) clearTimeout(v.connectTimer);
+      v.connectTimer = undefined;
+    }
     if (s === 'failed') this.#dropViewer(v, 'ice-failed');
     else if (s === 'closed') this.#dropViewer(v, 'closed');
     else if (s === 'disconnected' && !v.disconnectedTimer) {
@@ -492,6 +506,7 @@ export class Device implements DeviceController {
     if (this.#viewers.get(v.clientId) !== v) return;
     this.#viewers.delete(v.clientId);
     if (v.disconnectedTimer) clearTimeout(v.disconnectedTimer);
+    if (v.connectTimer) clearTimeout(v.connectTimer);
     v.pc.close();
     this.#log.info('viewer left', { viewer: v.clientId, reason, viewers: this.#viewers.size });
     this.#emit({ type: 'viewer-left', clientId: v.clientId, reason });
