@@ -241,29 +241,29 @@ Napi::Value PeerConnectionWrap::set_remote_offer(const Napi::CallbackInfo& info)
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "setRemoteOffer(sdp): sdp must be a string");
   std::string sdp = info[0].As<Napi::String>();
-  auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
-  Napi::Promise promise = deferred->Promise();
-  if (closed_) {
-    deferred->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
-    return promise;
-  }
+  Napi::Promise::Deferred* d = nullptr;
+  Napi::Promise promise = begin_promise(env, &d);
+  if (!d) return promise;
   if (sdp.size() > 256 * 1024) {
-    deferred->Reject(make_error(env, "ERR_SDP_PARSE", "offer rejected: SDP larger than 256 KiB").Value());
+    d->Reject(make_error(env, "ERR_SDP_PARSE", "offer rejected: SDP larger than 256 KiB").Value());
+    delete d;
     return promise;
   }
-  events_.Acquire();  // held until the answer is delivered
-  EventFn events = events_;
+  auto settle = settle_later(d);
   auto pc = pc_;
-  auto* d = deferred.release();
-  rtc::NetworkThread::instance().post([pc, sdp, events, d]() mutable {
-    pc->set_remote_offer(sdp, [events, d](std::optional<rtc::PeerError> error, std::string answer) mutable {
-      auto* e = new JsEvent{"answer", error ? error->message : answer, "", -1,
-                            error ? rtc::to_string(error->code) : "",
-                            std::unique_ptr<Napi::Promise::Deferred>(d)};
-      if (events.NonBlockingCall(e) != napi_ok) delete e;
-      events.Release();
-    });
-  });
+  rtc::NetworkThread::instance().post([pc, sdp, settle]() mutable { pc->set_remote_offer(sdp, settle); });
+  return promise;
+}
+
+Napi::Promise PeerConnectionWrap::begin_promise(Napi::Env env, Napi::Promise::Deferred** out) {
+  auto* d = new Napi::Promise::Deferred(env);
+  Napi::Promise promise = d->Promise();
+  if (closed_) {
+    d->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
+    delete d;
+    d = nullptr;
+  }
+  *out = d;
   return promise;
 }
 
@@ -292,13 +292,10 @@ Napi::Value PeerConnectionWrap::create_offer(const Napi::CallbackInfo& info) {
     Napi::Value dc = o.Get("dataChannel");
     options.data_channel = dc.IsBoolean() && dc.As<Napi::Boolean>().Value();
   }
-  auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
-  Napi::Promise promise = deferred->Promise();
-  if (closed_) {
-    deferred->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
-    return promise;
-  }
-  auto settle = settle_later(deferred.release());
+  Napi::Promise::Deferred* d = nullptr;
+  Napi::Promise promise = begin_promise(env, &d);
+  if (!d) return promise;
+  auto settle = settle_later(d);
   auto pc = pc_;
   rtc::NetworkThread::instance().post([pc, options, settle]() mutable { pc->create_offer(options, settle); });
   return promise;
@@ -308,13 +305,10 @@ Napi::Value PeerConnectionWrap::set_remote_answer(const Napi::CallbackInfo& info
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "setRemoteAnswer(sdp): sdp must be a string");
   std::string sdp = info[0].As<Napi::String>();
-  auto deferred = std::make_unique<Napi::Promise::Deferred>(env);
-  Napi::Promise promise = deferred->Promise();
-  if (closed_) {
-    deferred->Reject(make_error(env, "ERR_CLOSED", "the peer connection is closed").Value());
-    return promise;
-  }
-  auto settle = settle_later(deferred.release());
+  Napi::Promise::Deferred* d = nullptr;
+  Napi::Promise promise = begin_promise(env, &d);
+  if (!d) return promise;
+  auto settle = settle_later(d);
   auto pc = pc_;
   rtc::NetworkThread::instance().post([pc, sdp, settle]() mutable {
     pc->set_remote_answer(sdp, [settle](std::optional<rtc::PeerError> error) mutable { settle(error, ""); });

@@ -46,6 +46,8 @@ class PeerConnectionWrap : public Napi::ObjectWrap<PeerConnectionWrap> {
   Napi::Value set_remote_answer(const Napi::CallbackInfo& info);
   // A promise settled on the JS thread by a callback the network thread calls once.
   std::function<void(std::optional<rtc::PeerError>, std::string)> settle_later(Napi::Promise::Deferred* d);
+  // A new promise; *out is its deferred, or nullptr when the peer is closed (already rejected).
+  Napi::Promise begin_promise(Napi::Env env, Napi::Promise::Deferred** out);
   Napi::Value add_remote_candidate(const Napi::CallbackInfo& info);
   Napi::Value create_data_channel(const Napi::CallbackInfo& info);
   Napi::Value send_data(const Napi::CallbackInfo& info);
