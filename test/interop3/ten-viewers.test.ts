@@ -3,6 +3,7 @@
 // Every viewer must get >= 60 frames, and the track must show one encoder: one frame rate's
 // worth of encoded frames (not ten), IDRs not one per viewer per second, 10 subscribers.
 import t from 'tap';
+import nodeDataChannel from 'node-datachannel';
 import type { PeerConnection } from '../../ts/native/index.js';
 import { DataChannelViewer } from '../peers/datachannel.js';
 import { FrameTimeoutError, sleep, type VideoReceiveStats } from '../peers/viewer.js';
@@ -23,6 +24,12 @@ function makeViewers(): ViewerLike[] {
   v.push(new ProcessViewer('webrtcbin', [peerScript('gst_viewer.py')], 'webrtcbin'));
   return v;
 }
+
+t.teardown(async () => {
+  // libdatachannel keeps the process alive for about a minute after the last close otherwise.
+  await new Promise((r) => setTimeout(r, 500));
+  nodeDataChannel.cleanup();
+});
 
 t.test(`${VIEWERS} simultaneous viewers of mixed stacks on one track`, async (t) => {
   const track = videoTrack(t, { keyframeInterval: KEYFRAME_INTERVAL });
