@@ -2,6 +2,8 @@
 
 #include <opus/opus.h>
 
+#include "g711.h"
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -72,6 +74,10 @@ class ToneOpusPipeline final : public AudioPipeline {
       if (len <= 0) continue;
       auto frame = std::make_shared<EncodedAudio>();
       frame->data.assign(packet, packet + len);
+      frame->pcmu.resize(160);
+      frame->pcma.resize(160);
+      encode_g711_from_48k(pcm.data(), config_.channels, false, frame->pcmu.data());
+      encode_g711_from_48k(pcm.data(), config_.channels, true, frame->pcma.data());
       frame->rtp_timestamp = static_cast<uint32_t>(n * kFrameSamples);
       frame->index = n;
       ++frames_;

@@ -18,6 +18,7 @@ struct AudioConfig {
 
 struct EncodedAudio {
   std::vector<uint8_t> data;    // one Opus packet (20 ms)
+  std::vector<uint8_t> pcmu, pcma;  // the same 20 ms as G.711 at 8 kHz (160 bytes each)
   uint32_t rtp_timestamp = 0;   // 48 kHz clock
   uint64_t index = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <opus/opus.h>
 
+#include "g711.h"
+
 #include <cstring>
 #include <vector>
 
@@ -85,6 +87,23 @@ void OpusWavSink::push(const uint8_t* payload, size_t size, uint16_t sequence) {
     return;
   }
   write_pcm(pcm.data(), n);
+}
+
+void OpusWavSink::push_g711(const uint8_t* payload, size_t size, uint16_t sequence, bool alaw) {
+  if (!file_) return;
+  if (have_seq_) {
+    uint16_t gap = static_cast<uint16_t>(sequence - last_seq_);
+    if (gap == 0 || gap > 0x8000) return;
+  }
+  have_seq_ = true;
+  last_seq_ = sequence;
+  ++packets_;
+  std::vector<int16_t> pcm(size * 6 * channels_);
+  for (size_t i = 0; i < size; ++i) {
+    int16_t v = alaw ? alaw_to_linear(payload[i]) : ulaw_to_linear(payload[i]);
+    for (size_t k = 0; k < 6 * static_cast<size_t>(channels_); ++k) pcm[i * 6 * channels_ + k] = v;
+  }
+  write_pcm(pcm.data(), static_cast<int>(size * 6));
 }
 
 void OpusWavSink::close() {

@@ -22,6 +22,8 @@ class OpusWavSink {
   bool is_open() const { return file_ != nullptr; }
   // One RTP packet's Opus payload with its sequence number.
   void push(const uint8_t* payload, size_t size, uint16_t sequence);
+  // One RTP packet of G.711 (8 kHz mono), written at 48 kHz on every channel.
+  void push_g711(const uint8_t* payload, size_t size, uint16_t sequence, bool alaw);
   void close();  // finalizes the header; idempotent
 
   uint64_t packets() const { return packets_; }

@@ -38,6 +38,21 @@ const RtpCodec* find_opus(const MediaSection& m) {
   return nullptr;
 }
 
+// Opus first, else PCMU, else PCMA; sets *codec.
+const RtpCodec* find_audio_codec(const MediaSection& m, PeerConnection::AudioCodec* codec) {
+  if (const RtpCodec* opus = find_opus(m)) {
+    *codec = PeerConnection::AudioCodec::kOpus;
+    return opus;
+  }
+  for (const char* name : {"PCMU", "PCMA"})
+    for (auto& c : m.codecs)
+      if (c.clock_rate == 8000 && (c.name == name || (c.name.size() == 4 && std::equal(c.name.begin(), c.name.end(), name, [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })))) {
+        *codec = name[3] == 'U' ? PeerConnection::AudioCodec::kPcmu : PeerConnection::AudioCodec::kPcma;
+        return &c;
+      }
+  return nullptr;
+}
+
 bool supported_feedback(const std::string& fb) {
   return fb == "nack" || fb == "nack pli" || fb == "ccm fir" || fb == "goog-remb";
 }
@@ -318,11 +333,11 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
         video_done = true;
       }
     } else if (usable && rtp && m.kind == "audio" && !audio_done && (audio_track_ || !config_.audio_sink_path.empty()) &&
-               find_opus(m)) {
-      // Opus (RFC 7587): we send the tone when the viewer can receive, and take its talk-back
-      // when it sends and a sink is configured.
-      const RtpCodec* opus = find_opus(m);
-      RtpCodec c = *opus;
+               find_audio_codec(m, &audio_codec_)) {
+      // Opus (RFC 7587), else G.711 PCMU/PCMA (RFC 3551) when that is all the viewer offers: we
+      // send the tone when the viewer can receive, and take its talk-back when it sends and a
+      // sink is configured.
+      RtpCodec c = *find_audio_codec(m, &audio_codec_);
       c.rtcp_fb.clear();  // no audio feedback implemented (transport-cc, nack)
       codecs.push_back(c);
       audio_pt_ = c.payload_type;
@@ -629,17 +644,22 @@ void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {
 
 void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
   if (state_ != PeerState::kConnected || !audio_send_ || audio_pt_ < 0 || frame->data.size() > 1400) return;
+  const std::vector<uint8_t>& payload = audio_codec_ == AudioCodec::kOpus   ? frame->data
+                                        : audio_codec_ == AudioCodec::kPcmu ? frame->pcmu
+                                                                            : frame->pcma;
+  // Opus runs a 48 kHz RTP clock, G.711 8 kHz (RFC 3551 4.5.14).
+  uint32_t ts = audio_codec_ == AudioCodec::kOpus ? frame->rtp_timestamp : frame->rtp_timestamp / 6;
   uint8_t buf[kRtpHeaderSize + 1500 + kSrtpMaxTrailer];
   RtpHeader h;
   h.marker = !audio_started_;  // RFC 7587 4.1: first packet of a talkspurt
   audio_started_ = true;
   h.payload_type = static_cast<uint8_t>(audio_pt_);
   h.sequence = audio_seq_++;
-  h.timestamp = frame->rtp_timestamp + audio_ts_offset_;
+  h.timestamp = ts + audio_ts_offset_;
   h.ssrc = audio_ssrc_;
   write_rtp_header(h, buf);
-  std::copy(frame->data.begin(), frame->data.end(), buf + kRtpHeaderSize);
-  size_t len = kRtpHeaderSize + frame->data.size();
+  std::copy(payload.begin(), payload.end(), buf + kRtpHeaderSize);
+  size_t len = kRtpHeaderSize + payload.size();
   last_audio_ts_ = h.timestamp;
   last_audio_time_us_ = now_us();
   if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
@@ -647,7 +667,7 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
     return;
   }
   ++stats_.audio_packets_sent;
-  audio_octets_ += frame->data.size();
+  audio_octets_ += payload.size();
 }
 
 void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
@@ -676,7 +696,9 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     // Padding (RFC 3550 5.1): the last byte says how many bytes to drop.
     size_t end = size;
     if ((packet[0] & 0x20) && end > h->header_size) end -= std::min<size_t>(packet[end - 1], end - h->header_size);
-    if (end > h->header_size) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
+    if (end <= h->header_size) return;
+    if (audio_codec_ == AudioCodec::kOpus) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
+    else audio_sink_.push_g711(packet + h->header_size, end - h->header_size, h->sequence, audio_codec_ == AudioCodec::kPcma);
   }
 }
 
@@ -947,7 +969,7 @@ void PeerConnection::send_sender_report() {
     if (!audio_started_) return;
     // Audio only so far.
     uint8_t abuf[64 + kSrtpMaxTrailer];
-    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * 48 / 1000);
+    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * audio_clock_khz() / 1000);
     size_t alen = write_sender_report(audio_ssrc_, ntp_now(), ats, static_cast<uint32_t>(stats_.audio_packets_sent),
                                       static_cast<uint32_t>(audio_octets_), abuf);
     if (srtp_out_.protect_rtcp(abuf, &alen)) ice_->send(abuf, alen);
@@ -959,7 +981,7 @@ void PeerConnection::send_sender_report() {
                                    static_cast<uint32_t>(stats_.bytes_sent), buf);
   if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
   if (audio_started_) {
-    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * 48 / 1000);
+    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * audio_clock_khz() / 1000);
     len = write_sender_report(audio_ssrc_, ntp_now(), ats, static_cast<uint32_t>(stats_.audio_packets_sent),
                               static_cast<uint32_t>(audio_octets_), buf);
     if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);

@@ -88,6 +88,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   using AnswerCallback = std::function<void(std::optional<PeerError> error, std::string answer)>;
 
   // Viewer role: what the offer asks for.
+  enum class AudioCodec { kOpus, kPcmu, kPcma };
+
   struct OfferOptions {
     bool video = true;        // H.264, recvonly
     std::string audio;        // "" (none), "recvonly" or "sendrecv" (needs an audio track)
@@ -161,7 +163,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   std::shared_ptr<VideoTrack> track_;
   std::shared_ptr<AudioTrack> audio_track_;
   media::OpusWavSink audio_sink_;
-  int audio_pt_ = -1;          // negotiated Opus payload type
+  int audio_pt_ = -1;          // negotiated audio payload type
+  AudioCodec audio_codec_ = AudioCodec::kOpus;
+  int audio_clock_khz() const { return audio_codec_ == AudioCodec::kOpus ? 48 : 8; }
   bool audio_send_ = false, audio_receive_ = false;
   uint32_t audio_ssrc_ = 0;
   uint16_t audio_seq_ = 0;

@@ -29,7 +29,23 @@ function wavStats(path: string): { channels: number; rate: number; samples: numb
   return { channels, rate, samples: n / channels, rms: Math.sqrt(sum / Math.max(1, n)) };
 }
 
-t.test('Opus both ways with Chromium: tone to the viewer, microphone to a WAV file', async (t) => {
+/** Keeps only the named codec on the offer's audio line (what a G.711-only client offers). */
+function onlyAudioCodec(sdp: string, codec: string): string {
+  const lines = sdp.split('\r\n');
+  const m = lines.findIndex((l) => l.startsWith('m=audio'));
+  const end = lines.findIndex((l, i) => i > m && l.startsWith('m='));
+  const section = lines.slice(m, end < 0 ? undefined : end);
+  const pt = section.map((l) => new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'i').exec(l)?.[1]).find((x) => x);
+  if (!pt) throw new Error(`the offer has no ${codec}`);
+  const kept = section.filter((l) => {
+    const p = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)/.exec(l)?.[1];
+    return p === undefined || p === pt;
+  });
+  kept[0] = kept[0]!.replace(/^(m=audio \S+ \S+) .*$/, `$1 ${pt}`);
+  return [...lines.slice(0, m), ...kept, ...(end < 0 ? [] : lines.slice(end))].join('\r\n');
+}
+
+for (const codec of ['opus', 'PCMU', 'PCMA'] as const) t.test(`${codec} both ways with Chromium: tone to the viewer, microphone to a WAV file`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kvs-audio-'));
   const sinkPath = join(dir, 'talkback.wav');
   const browser = await chromium.launch({
@@ -54,6 +70,14 @@ t.test('Opus both ways with Chromium: tone to the viewer, microphone to a WAV fi
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  if (codec !== 'opus') {
+    const source = onlyAudioCodec.toString();
+    await page.evaluate(([src, c]) => {
+      // eslint-disable-next-line no-new-func
+      const fn = new Function(`return (${src})`)() as (s: string, c: string) => string;
+      (window as unknown as { munge(s: string): string }).munge = (s: string) => fn(s, c);
+    }, [source, codec] as const);
+  }
   await page.exposeFunction('toEngine', (c: RTCIceCandidateInit) => {
     try { pc.addRemoteCandidate({ candidate: c.candidate ?? '', sdpMid: c.sdpMid ?? null }); } catch { /* ignored */ }
   });
@@ -92,12 +116,13 @@ t.test('Opus both ways with Chromium: tone to the viewer, microphone to a WAV fi
       }, 50);
     };
     const o = await w.v.createOffer();
-    await w.v.setLocalDescription(o);
-    return o.sdp ?? '';
+    const sdp = (window as unknown as { munge(s: string): string | undefined }).munge?.(o.sdp ?? '') ?? o.sdp ?? '';
+    await w.v.setLocalDescription({ type: 'offer', sdp });
+    return sdp;
   });
   const answer = await pc.setRemoteOffer(offer);
   t.match(answer, /m=audio [1-9]\d* UDP\/TLS\/RTP\/SAVPF \d+/, 'audio accepted');
-  t.match(answer, /a=rtpmap:\d+ opus\/48000\/2/i, 'with Opus');
+  t.match(answer, codec === 'opus' ? /a=rtpmap:\d+ opus\/48000\/2/i : new RegExp(`a=rtpmap:\\d+ ${codec}/8000`), `with ${codec}`);
   t.match(answer, /m=audio[\s\S]*a=sendrecv/, 'both ways');
   await page.evaluate(async (sdp) => {
     const w = window as unknown as W;
@@ -125,7 +150,7 @@ t.test('Opus both ways with Chromium: tone to the viewer, microphone to a WAV fi
     heard = await readAudio();
   }
   t.ok(heard.packets >= 100, `the viewer received the engine's audio (${heard.packets} packets)`);
-  t.match(heard.codec, /opus/i, 'as Opus');
+  t.match(heard.codec, new RegExp(codec, 'i'), `as ${codec}`);
   t.ok(heard.energy > 0.05, `and it is the tone, not silence (peak RMS ${heard.energy.toFixed(3)} at the viewer)`);
 
   let stats = await pc.getStats();
@@ -144,15 +169,15 @@ t.test('Opus both ways with Chromium: tone to the viewer, microphone to a WAV fi
   t.ok(wav.rms > 100, `the talk-back is not silence (RMS ${wav.rms.toFixed(0)})`);
 });
 
-t.test('an audio-only offer without Opus is answered inactive, not failed', async (t) => {
+t.test('an audio offer with neither Opus nor G.711 is answered inactive, not failed', async (t) => {
   const audio = new AudioTrack();
   const pc = new PeerConnection();
   pc.addTrack(audio);
   t.teardown(() => { pc.close(); audio.close(); });
-  const offer = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0', 'm=audio 9 UDP/TLS/RTP/SAVPF 0', 'c=IN IP4 0.0.0.0',
+  const offer = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0', 'm=audio 9 UDP/TLS/RTP/SAVPF 9', 'c=IN IP4 0.0.0.0',
     'a=mid:0', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx',
     'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
-    'a=setup:actpass', 'a=rtcp-mux', 'a=sendrecv', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    'a=setup:actpass', 'a=rtcp-mux', 'a=sendrecv', 'a=rtpmap:9 G722/8000', ''].join('\r\n');
   const answer = await pc.setRemoteOffer(offer);
   t.match(answer, /a=inactive/);
 });
