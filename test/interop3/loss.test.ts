@@ -214,7 +214,7 @@ t.test('5 % random media loss between namespaces: NACK repairs it', { skip: unav
   });
   // A decoding viewer under the same loss: aiortc 1.4 NACKs gaps (and PLIs what it cannot
   // repair). The engine answers every NACK (asserted). How many pictures come out of aiortc's
-  // decoder varied from 62 % to 88 % of those sent in our runs although the NACKed packets were
+  // decoder varied from 62 % to 96 % of those sent in our runs although the NACKed packets were
   // retransmitted (60 % without NACK, with PLIs and keyframes); the shortfall is inside aiortc's
   // jitter buffer / decoder, not diagnosed further, so the 95 % bar is a TODO for this peer.
   await t.test('aiortc decodes through the loss with NACK', async (t) => {

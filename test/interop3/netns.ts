@@ -32,7 +32,35 @@ export function netnsUnavailable(): string | null {
   return null;
 }
 
+/** Removes namespaces an earlier run left behind when it was killed (its process is gone). */
+function removeStale(prefix: string): void {
+  let names: string[] = [];
+  try {
+    names = run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^${prefix}[ev]-([0-9a-z]+)[0-9a-z]{3}$`).exec(name);
+    if (!m) continue;
+    const pid = parseInt(m[1]!, 36);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (alive) continue;
+    try {
+      run('ip', ['netns', 'del', name]);
+    } catch {
+      // raced with another cleanup
+    }
+  }
+}
+
 export function createNetnsPair(prefix = 'kvs3'): NetnsPair {
+  removeStale(prefix);
   const tag = `${process.pid.toString(36)}${Date.now().toString(36).slice(-3)}`;
   const engineNs = `${prefix}e-${tag}`;
   const viewerNs = `${prefix}v-${tag}`;
