@@ -129,3 +129,32 @@ t.test('SIGKILL: the broker publishes the last will, the retained status turns o
   await late.close();
   t.equal(retained.body['state'], 'offline', 'retained: offline');
 });
+
+t.test('--ca: a local service with its own CA (kvs-edge local --tls) is trusted', { skip: (!built || !addon) && 'needs dist/ and the addon', timeout: 60_000 }, async (t) => {
+  const { startLocalService } = await import('../../ts/local/index.js');
+  const svc = await startLocalService({ tls: true, turn: false, channels: ['tls-cam'], closeGraceMs: 50 });
+  t.teardown(() => svc.close());
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, svc.caCert ?? '');
+  const file = join(dir, 'tls.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ region: svc.region, endpoints: { controlPlane: svc.endpoint }, credentials: { source: 'static', ...svc.credentials }, channel: { name: 'tls-cam' }, logging: { format: 'json' } }),
+  );
+  t.match(svc.endpoint, /^https:/);
+  const proc = spawn(process.execPath, [bin, 'run', '--config', file, '--ca', caFile], { env: { PATH: process.env['PATH'] }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  let err = '';
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const end = Date.now() + 20_000;
+  while (!/"msg":"device started"[^\n]*"state":"ready"/.test(err)) {
+    if (Date.now() > end || proc.exitCode !== null) throw new Error(`not ready: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.pass('signaling open over WSS with the given CA');
+  proc.kill('SIGTERM');
+  t.equal(await exit, 0);
+});

@@ -28,6 +28,8 @@ Options:
   --config FILE          configuration (JSON or YAML); see 'kvs-edge config validate'
   --local                start an embedded local KVS service on loopback and use it
                          (no AWS account needed; its endpoint is printed as a JSON line)
+  --ca FILE              also trust this CA for the control plane and signaling (a
+                         'kvs-edge local --tls --ca-out FILE' service)
   --log-level LEVEL      override logging.level (trace, debug, info, warn, error, fatal, silent)
   --shutdown-timeout S   longest graceful shutdown before exiting 1 (default 10)
   -h, --help             this help
@@ -83,6 +85,7 @@ export const runCommand: CliCommand = {
     const p = parse(argv, {
       config: { type: 'string', short: 'c' },
       local: { type: 'boolean' },
+      ca: { type: 'string' },
       'log-level': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
     });
@@ -99,6 +102,15 @@ export const runCommand: CliCommand = {
     const shutdownSec = Number(timeoutText);
     if (!Number.isFinite(shutdownSec) || shutdownSec <= 0 || shutdownSec > 300) throw new UsageError(`--shutdown-timeout must be seconds in (0, 300], got "${timeoutText}"`);
 
+    const caFile = str(p, 'ca');
+    let ca: string | undefined;
+    if (caFile !== undefined) {
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (e) {
+        throw new UsageError(`--ca ${caFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      }
+    }
     // Validate first (a configuration error is exit 2, before anything starts).
     const initial = loadConfigFile(file, io.env).config;
     const env: NodeJS.ProcessEnv = { ...io.env };
@@ -163,6 +175,7 @@ export const runCommand: CliCommand = {
       board: board?.id ?? null,
       env,
       ...(credentials ? { credentials } : {}),
+      ...(ca !== undefined ? { ca } : {}),
     });
     device.onEvent((e) => {
       if (e.type === 'viewer-joined' || e.type === 'viewer-left' || e.type === 'state') log.info('event', { ...e });
