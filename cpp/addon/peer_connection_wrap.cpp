@@ -415,6 +415,7 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("firReceived", static_cast<double>(s.fir_received));
   num("nackReceived", static_cast<double>(s.nack_received));
   num("retransmitted", static_cast<double>(s.retransmitted));
+  o.Set("rtx", s.rtx);
   num("sendErrors", static_cast<double>(s.send_errors));
   num("audioPacketsSent", static_cast<double>(s.audio_packets_sent));
   num("audioPacketsReceived", static_cast<double>(s.audio_packets_received));

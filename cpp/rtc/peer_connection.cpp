@@ -119,6 +119,8 @@ std::shared_ptr<PeerConnection> PeerConnection::create(PeerConfig config,
 PeerConnection::PeerConnection(PeerConfig config, std::unique_ptr<Observer> observer)
     : config_(std::move(config)), observer_(std::move(observer)) {
   ssrc_ = random_value<uint32_t>() | 1;
+  rtx_ssrc_ = random_value<uint32_t>() | 1;
+  rtx_seq_ = random_value<uint16_t>() & 0x7fff;
   audio_ssrc_ = random_value<uint32_t>() & ~1u;
   audio_seq_ = random_value<uint16_t>() & 0x7fff;
   audio_ts_offset_ = random_value<uint32_t>();
@@ -330,6 +332,20 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
         a.msid = "kvs-edge kvs-edge-video";
         a.ssrcs.push_back({ssrc_, "cname:kvs-edge"});
         a.ssrcs.push_back({ssrc_, "msid:kvs-edge kvs-edge-video"});
+        rtx_pt_ = -1;
+        if (choice->rtx_payload_type >= 0 && nack_enabled_) {
+          // RFC 4588: retransmissions on their own SSRC and payload type, grouped with FID.
+          RtpCodec rtx;
+          rtx.payload_type = choice->rtx_payload_type;
+          rtx.name = "rtx";
+          rtx.clock_rate = 90000;
+          rtx.fmtp = "apt=" + std::to_string(c.payload_type);
+          codecs.push_back(rtx);
+          rtx_pt_ = rtx.payload_type;
+          a.ssrc_groups.push_back("FID " + std::to_string(ssrc_) + " " + std::to_string(rtx_ssrc_));
+          a.ssrcs.push_back({rtx_ssrc_, "cname:kvs-edge"});
+          a.ssrcs.push_back({rtx_ssrc_, "msid:kvs-edge kvs-edge-video"});
+        }
         video_done = true;
       }
     } else if (usable && rtp && m.kind == "audio" && !audio_done && (audio_track_ || !config_.audio_sink_path.empty()) &&
@@ -876,7 +892,7 @@ void PeerConnection::set_remote_answer(const std::string& sdp, std::function<voi
 
 void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,
                                      bool retransmission) {
-  uint8_t buf[kRtpHeaderSize + 1500 + kSrtpMaxTrailer];
+  uint8_t buf[kRtpHeaderSize + 2 + 1500 + kSrtpMaxTrailer];
   if (payload.data.size() > 1500) return;
   RtpHeader h;
   h.marker = payload.marker;
@@ -884,9 +900,19 @@ void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, ui
   h.sequence = seq;
   h.timestamp = ts;
   h.ssrc = ssrc_;
+  size_t offset = kRtpHeaderSize;
+  if (retransmission && rtx_pt_ >= 0) {
+    // RFC 4588 4: RTX payload = original sequence number + original payload.
+    h.payload_type = static_cast<uint8_t>(rtx_pt_);
+    h.sequence = rtx_seq_++;
+    h.ssrc = rtx_ssrc_;
+    buf[kRtpHeaderSize] = static_cast<uint8_t>(seq >> 8);
+    buf[kRtpHeaderSize + 1] = static_cast<uint8_t>(seq & 0xff);
+    offset += 2;
+  }
   write_rtp_header(h, buf);
-  std::copy(payload.data.begin(), payload.data.end(), buf + kRtpHeaderSize);
-  size_t len = kRtpHeaderSize + payload.data.size();
+  std::copy(payload.data.begin(), payload.data.end(), buf + offset);
+  size_t len = offset + payload.data.size();
   if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
     ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
     return;
@@ -1006,6 +1032,7 @@ PeerStats PeerConnection::stats() const {
     case DtlsTransport::State::kClosed: s.dtls_state = "closed"; break;
   }
   s.srtp_profile = srtp_profile_;
+  s.rtx = rtx_pt_ >= 0;
   s.audio_samples_written = audio_sink_.samples_written();
   s.dtls_role = dtls_ ? (dtls_->is_client() ? "client" : "server") : "";
   if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);

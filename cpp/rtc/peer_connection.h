@@ -54,6 +54,7 @@ struct PeerStats {
   uint64_t packets_sent = 0, bytes_sent = 0, frames_sent = 0, keyframes_sent = 0;
   uint64_t packets_received = 0, bytes_received = 0;
   uint64_t pli_received = 0, fir_received = 0, nack_received = 0, retransmitted = 0;
+  bool rtx = false;  // retransmissions go out as RTX
   uint64_t send_errors = 0;
   uint64_t data_messages_sent = 0, data_messages_received = 0, data_bytes_sent = 0, data_bytes_received = 0;
   uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
@@ -202,6 +203,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   bool gathering_done_ = false;
   int video_pt_ = -1;
   bool nack_enabled_ = false;
+  int rtx_pt_ = -1;  // RTX payload type when negotiated (RFC 4588)
+  uint32_t rtx_ssrc_ = 0;
+  uint16_t rtx_seq_ = 0;
   bool remb_seen_ = false;
   int estimate_kbps_ = 0;
   std::string srtp_profile_;

@@ -117,6 +117,8 @@ export interface PeerStats {
   srtpProfile?: 'SRTP_AES128_CM_SHA1_80' | 'SRTP_AEAD_AES_128_GCM';
   sendErrors: number;
   retransmitted: number;
+  /** Retransmissions go out as RTX (RFC 4588) because the viewer negotiated it. */
+  rtx: boolean;
   audioPacketsSent: number;
   audioPacketsReceived: number;
   audioBytesReceived: number;
