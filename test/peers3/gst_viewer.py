@@ -77,7 +77,7 @@ class Viewer:
         self.webrtc.emit("add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY, video_caps)
         if audio:
             audio_caps = Gst.Caps.from_string(
-                "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000"
+                "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,encoding-params=(string)2"
             )
             self.webrtc.emit("add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY, audio_caps)
 
