@@ -270,3 +270,16 @@ t.test('a viewer that offers and vanishes before connecting loses its slot; the 
   t.teardown(() => v.close());
   t.ok((await v.waitForFrames(10, 30_000)).frames >= 10, 'the freed slot serves a real viewer');
 });
+
+t.test('set-config of the channel name: the device moves to the new channel', { skip: SKIP }, async (t) => {
+  const { dev, store } = device(t);
+  await dev.start();
+  const c = await dev.setConfig({ channel: { name: 'moved-cam', createIfMissing: true } });
+  t.equal(c.channel.name, 'moved-cam');
+  t.match(await dev.status(), { channel: 'moved-cam', state: 'ready' });
+  t.ok(svc.channels.has('moved-cam'), 'the new channel was created');
+  const v = await KvsViewer.connect({ ...info, channel: 'moved-cam' }, 'mover');
+  t.teardown(() => v.close());
+  t.ok((await v.waitForFrames(10, 30_000)).frames >= 10, 'a viewer of the new channel gets frames');
+  t.equal(store.config.channel.name, 'moved-cam');
+});

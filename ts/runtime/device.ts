@@ -134,6 +134,7 @@ export class Device implements DeviceController {
   #generation = 0;
   #lastTotal: { at: number; bytes: number } | undefined;
   #trackKey = '';
+  #resumeOnRollback = false;
   #channelKey = '';
 
   constructor(opts: DeviceOptions) {
@@ -264,8 +265,8 @@ export class Device implements DeviceController {
     }
   }
 
-  async #start(): Promise<void> {
-    const c = this.store.config;
+  /** `c`: the configuration to run (during a set-config, the store still holds the previous one). */
+  async #start(c: Config = this.store.config): Promise<void> {
     const gen = ++this.#generation;
     this.#channelKey = channelKey(c);
     this.#setState('connecting');
@@ -668,9 +669,11 @@ export class Device implements DeviceController {
    * what actually runs, so re-applying the running version after a failure changes nothing.
    */
   async #apply(next: Config, previous: Config): Promise<void> {
+    // A change whose restart failed left the channel stopped: the rollback starts it again.
+    const running = this.#state !== 'stopped' || this.#resumeOnRollback;
+    this.#resumeOnRollback = false;
     this.#checkVideo(next);
     if (next.logging.level !== previous.logging.level) await this.setLogLevel(next.logging.level);
-    const running = this.#state !== 'stopped';
     const pv = previous.video;
     const nv = next.video;
     const sizeChanged = nv.width !== pv.width || nv.height !== pv.height || nv.fps !== pv.fps;
@@ -686,10 +689,15 @@ export class Device implements DeviceController {
     // Fewer viewers allowed: the most recent ones go.
     const extra = this.#viewers.size - next.viewers.max;
     if (extra > 0) for (const v of [...this.#viewers.values()].slice(-extra)) this.#dropViewer(v, 'viewer-limit-lowered');
-    if (running && channelKey(next) !== this.#channelKey) {
+    if (running && (channelKey(next) !== this.#channelKey || this.#state === 'stopped')) {
       // The store already holds `next`; restart the channel on it.
       await this.#stop('config-changed');
-      await this.#start();
+      try {
+        await this.#start(next);
+      } catch (e) {
+        this.#resumeOnRollback = true;
+        throw e;
+      }
     }
   }
 
