@@ -382,6 +382,13 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
     if (codecs.empty()) {
       a.port = 0;  // rejected (RFC 8829 5.3.1)
       if (m.formats.empty()) a.formats = {"0"};
+      // Transport attributes too: GStreamer webrtcbin refuses an answer whose rejected
+      // sections lack them; other stacks ignore them.
+      a.ice_ufrag = ufrag;
+      a.ice_pwd = pwd;
+      a.fingerprint_algorithm = "sha-256";
+      a.fingerprint = Certificate::instance().fingerprint_sha256();
+      a.setup = dtls_client ? "active" : "passive";
       answer->media.push_back(std::move(a));
       continue;
     }
@@ -413,7 +420,6 @@ std::string PeerConnection::finish_answer() {
   std::string ufrag, pwd;
   ice_->local_credentials(&ufrag, &pwd);
   for (auto& m : answer_.media) {
-    if (m.rejected()) continue;
     m.ice_ufrag = ufrag;
     m.ice_pwd = pwd;
   }

@@ -164,6 +164,8 @@ void parse_media_attribute(MediaSection& m, std::string_view a, size_t line_no,
     m.end_of_candidates = true;
   } else if (name == "rtcp-mux") {
     m.rtcp_mux = true;
+  } else if (name == "bundle-only") {
+    m.bundle_only = true;
   } else if (name == "rtcp-rsize") {
     m.rtcp_rsize = true;
   } else if (name == "sctp-port") {
@@ -337,9 +339,16 @@ std::string write_sdp(const SessionDescription& sdp) {
     o << "\r\n";
     o << "c=" << m.connection << "\r\n";
     if (!m.mid.empty()) o << "a=mid:" << m.mid << "\r\n";
-    if (m.rejected()) continue;
+    if (m.bundle_only) o << "a=bundle-only\r\n";
     if (!m.ice_ufrag.empty()) o << "a=ice-ufrag:" << m.ice_ufrag << "\r\n";
     if (!m.ice_pwd.empty()) o << "a=ice-pwd:" << m.ice_pwd << "\r\n";
+    if (m.port == 0) {
+      // Rejected: some stacks (GStreamer webrtcbin 1.22) still want the transport attributes.
+      if (!m.fingerprint.empty())
+        o << "a=fingerprint:" << m.fingerprint_algorithm << ' ' << m.fingerprint << "\r\n";
+      if (!m.setup.empty()) o << "a=setup:" << m.setup << "\r\n";
+      continue;
+    }
     if (!m.ice_options.empty()) {
       o << "a=ice-options:";
       for (size_t i = 0; i < m.ice_options.size(); ++i) o << (i ? " " : "") << m.ice_options[i];

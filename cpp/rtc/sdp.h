@@ -72,7 +72,9 @@ struct MediaSection {
   int max_message_size = -1;
   std::vector<std::string> extra;  // attribute lines written verbatim (without "a=")
 
-  bool rejected() const { return port == 0; }
+  bool bundle_only = false;  // a=bundle-only (RFC 8843 6): port 0 yet part of the BUNDLE group
+
+  bool rejected() const { return port == 0 && !bundle_only; }
   const RtpCodec* codec(int payload_type) const;
 };
 

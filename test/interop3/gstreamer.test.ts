@@ -15,17 +15,14 @@ interface Case {
 
 const cases: Case[] = [
   { audio: false, policy: 'max-bundle' },
-  // Engine problem, reported. GStreamer 1.22's webrtcbin refuses an answer whose rejected
-  // section (m=audio 0) lacks a=fingerprint ("No fingerprint lines in sdp for media 1") and,
-  // once that is added, a=ice-ufrag/a=ice-pwd; checked by hand: adding those four lines
-  // (fingerprint, setup, ice-ufrag, ice-pwd) to the engine's rejected section makes both cases
-  // below decode 60 frames. The engine rejects the audio section:
+  // GStreamer 1.22's webrtcbin refuses an answer whose rejected section (m=audio 0) lacks
+  // a=fingerprint and a=ice-ufrag/a=ice-pwd, so the engine writes them there too:
   // - balanced: webrtcbin 1.22 puts no BUNDLE group in the offer, so only the first section is
-  //   accepted (docs/engine.md);
+  //   accepted (docs/engine.md) and audio is rejected;
   // - max-bundle: the audio section is offered "m=audio 0 ... a=bundle-only" (RFC 8843 6:
-  //   bundled, not rejected), yet the engine answers it as rejected and leaves it out of BUNDLE.
-  { audio: true, policy: 'balanced', todo: 'engine: rejected section has no fingerprint/ice-ufrag/ice-pwd; webrtcbin 1.22 refuses the answer' },
-  { audio: true, policy: 'max-bundle', todo: 'engine answers a bundle-only section as rejected (and without fingerprint/ice lines)' },
+  //   bundled, not rejected) and is answered inside the BUNDLE group.
+  { audio: true, policy: 'balanced' },
+  { audio: true, policy: 'max-bundle' },
 ];
 
 for (const c of cases) {
