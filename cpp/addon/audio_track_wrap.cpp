@@ -33,6 +33,10 @@ AudioTrackWrap::AudioTrackWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
     if (!o.Get("source").IsString()) throw_type_error(env, "AudioTrack: source must be a string");
     config.source = o.Get("source").As<Napi::String>().Utf8Value();
   }
+  if (o.Has("path") && !o.Get("path").IsUndefined()) {
+    if (!o.Get("path").IsString()) throw_type_error(env, "AudioTrack: path must be a string");
+    config.path = o.Get("path").As<Napi::String>().Utf8Value();
+  }
   config.frequency_hz = int_option(env, o, "frequency", config.frequency_hz);
   config.channels = int_option(env, o, "channels", config.channels);
   config.bitrate_bps = int_option(env, o, "bitrateBps", config.bitrate_bps);

@@ -7,7 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -24,7 +27,10 @@ class ToneOpusPipeline final : public AudioPipeline {
  public:
   ToneOpusPipeline(const AudioConfig& config, FrameCallback cb, std::unique_ptr<OpusEncoder, OpusEncoderDeleter> enc)
       : config_(config), on_frame_(std::move(cb)), encoder_(std::move(enc)) {}
-  ~ToneOpusPipeline() override { stop(); }
+  ~ToneOpusPipeline() override {
+    stop();
+    if (pcm_file_) std::fclose(pcm_file_);
+  }
 
   void start() override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -68,7 +74,8 @@ class ToneOpusPipeline final : public AudioPipeline {
         continue;
       }
       uint64_t n = index_offset_ + index;
-      render_tone(config_.frequency_hz, config_.channels, n, pcm.data());
+      if (pcm_file_) read_pcm(pcm.data());
+      else render_tone(config_.frequency_hz, config_.channels, n, pcm.data());
       int len = opus_encode(encoder_.get(), pcm.data(), kFrameSamples, packet, sizeof packet);
       ++index;
       if (len <= 0) continue;
@@ -86,6 +93,21 @@ class ToneOpusPipeline final : public AudioPipeline {
     }
   }
 
+  // One frame from the PCM file; at its end, back to the start (a short file loops).
+  void read_pcm(int16_t* out) {
+    size_t want = static_cast<size_t>(kFrameSamples) * config_.channels;
+    size_t got = std::fread(out, sizeof(int16_t), want, pcm_file_);
+    if (got < want) {
+      std::rewind(pcm_file_);
+      got += std::fread(out + got, sizeof(int16_t), want - got, pcm_file_);
+      if (got < want) std::fill(out + got, out + want, static_cast<int16_t>(0));
+    }
+  }
+
+ public:
+  std::FILE* pcm_file_ = nullptr;  // owned; set by create() for source "pcm"
+
+ private:
   AudioConfig config_;
   FrameCallback on_frame_;
   std::unique_ptr<OpusEncoder, OpusEncoderDeleter> encoder_;
@@ -114,9 +136,25 @@ void render_tone(int frequency_hz, int channels, uint64_t index, int16_t* out) {
 
 std::unique_ptr<AudioPipeline> AudioPipeline::create(const AudioConfig& config, FrameCallback on_frame,
                                                      std::string* error) {
-  if (config.source != "tone") {
-    *error = "invalid audio config: source=\"" + config.source + "\" (supported: tone)";
+  if (config.source != "tone" && config.source != "pcm") {
+    *error = "invalid audio config: source=\"" + config.source + "\" (supported: tone, pcm)";
     return nullptr;
+  }
+  std::FILE* pcm = nullptr;
+  if (config.source == "pcm") {
+    pcm = std::fopen(config.path.c_str(), "rb");
+    if (!pcm) {
+      *error = "invalid audio config: path=\"" + config.path + "\" cannot be read: " + std::strerror(errno);
+      return nullptr;
+    }
+    std::fseek(pcm, 0, SEEK_END);
+    long size = std::ftell(pcm);
+    std::rewind(pcm);
+    if (size < static_cast<long>(kFrameSamples * config.channels * sizeof(int16_t))) {
+      std::fclose(pcm);
+      *error = "invalid audio config: path=\"" + config.path + "\" holds less than 20 ms of 48 kHz s16le PCM";
+      return nullptr;
+    }
   }
   if (config.frequency_hz < 20 || config.frequency_hz > 20000) {
     *error = "invalid audio config: frequency=" + std::to_string(config.frequency_hz) + " (must be 20..20000 Hz)";
@@ -139,7 +177,9 @@ std::unique_ptr<AudioPipeline> AudioPipeline::create(const AudioConfig& config, 
   }
   opus_encoder_ctl(enc.get(), OPUS_SET_BITRATE(config.bitrate_bps));
   opus_encoder_ctl(enc.get(), OPUS_SET_INBAND_FEC(1));
-  return std::make_unique<ToneOpusPipeline>(config, std::move(on_frame), std::move(enc));
+  auto pipeline = std::make_unique<ToneOpusPipeline>(config, std::move(on_frame), std::move(enc));
+  pipeline->pcm_file_ = pcm;
+  return pipeline;
 }
 
 }  // namespace kvs::media

@@ -10,7 +10,9 @@
 namespace kvs::media {
 
 struct AudioConfig {
-  std::string source = "tone";  // "tone": a sine wave, with a short beep pattern each second
+  std::string source = "tone";  // "tone": a sine wave, with a short beep pattern each second;
+                                // "pcm": raw s16le 48 kHz PCM from `path` (channels as below), looped
+  std::string path;
   int frequency_hz = 440;
   int channels = 2;             // Opus in WebRTC is signaled as opus/48000/2
   int bitrate_bps = 32000;

@@ -15,6 +15,7 @@ namespace {
 
 constexpr int64_t kPeerKeyframeIntervalUs = 300000;  // PLI/FIR from one viewer: at most ~3/s
 constexpr guint kReportIntervalMs = 1000;
+constexpr int64_t kRtcpTimeoutUs = 20000000;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -516,7 +517,10 @@ void PeerConnection::on_ice_packet(const uint8_t* data, size_t size) {
       uint8_t buf[1500 + kSrtpMaxTrailer];
       std::copy(data, data + size, buf);
       size_t len = size;
-      if (srtp_in_.unprotect_rtcp(buf, &len)) handle_rtcp(buf, len);
+      if (srtp_in_.unprotect_rtcp(buf, &len)) {
+        last_rtcp_us_ = now_us();
+        handle_rtcp(buf, len);
+      }
       break;
     }
     case PacketClass::kRtp: {
@@ -1021,7 +1025,15 @@ void PeerConnection::send_sender_report() {
 }
 
 gboolean PeerConnection::on_report_timer(gpointer p) {
-  static_cast<PeerConnection*>(p)->send_sender_report();
+  auto* self = static_cast<PeerConnection*>(p);
+  self->send_sender_report();
+  // RTCP timeout (RFC 3550 6.3.5): a viewer that reported and then went silent for 20 s (5
+  // reporting intervals) is gone, even if it never said goodbye (no DTLS close_notify).
+  if (self->last_rtcp_us_ && self->state_ == PeerState::kConnected &&
+      now_us() - self->last_rtcp_us_ > kRtcpTimeoutUs) {
+    KVS_WARN(self->config_.id, "no RTCP from the viewer for %lld s: it is gone", static_cast<long long>(kRtcpTimeoutUs / 1000000));
+    self->set_state(PeerState::kFailed);
+  }
   return G_SOURCE_CONTINUE;
 }
 

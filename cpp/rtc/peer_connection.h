@@ -221,6 +221,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   int64_t last_rtp_time_us_ = 0;
   int64_t last_keyframe_request_us_ = 0;
   guint report_timer_ = 0;
+  int64_t last_rtcp_us_ = 0;  // when the viewer last sent RTCP (RTCP timeout)
 
   // Timing and counters
   int64_t offer_time_us_ = 0;

@@ -1,6 +1,6 @@
 // Two-way audio with Chromium: the engine's Opus tone is heard by the viewer (audio energy at
 // the receiver), and the viewer's microphone (Chromium's fake device beeps) lands in a WAV file.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -186,4 +186,46 @@ t.test('audio options are checked', async (t) => {
   t.throws(() => new AudioTrack({ frequency: 5 }), /frequency=5/);
   t.throws(() => new AudioTrack({ channels: 3 as 2 }), /channels=3/);
   t.throws(() => new PeerConnection({ audioSink: { path: '' } }), /audioSink\.path/);
+});
+
+t.test('a raw PCM file source reaches an engine viewer, decoded into its WAV sink', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-pcm-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // 0.5 s of a 1 kHz sine, 48 kHz s16le stereo, at half scale: the file loops.
+  const pcm = Buffer.alloc(24000 * 4);
+  for (let i = 0; i < 24000; i++) {
+    const v = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * 1000 * i) / 48000));
+    pcm.writeInt16LE(v, 4 * i);
+    pcm.writeInt16LE(v, 4 * i + 2);
+  }
+  const source = join(dir, 'voice.raw');
+  writeFileSync(source, pcm);
+  const sink = join(dir, 'heard.wav');
+  const audio = new AudioTrack({ source: 'pcm', path: source });
+  const camera = new PeerConnection({ id: 'pcm-camera' });
+  camera.addTrack(audio);
+  const viewer = new PeerConnection({ id: 'pcm-viewer', audioSink: { path: sink } });
+  t.teardown(() => { viewer.close(); camera.close(); audio.close(); });
+  const early: { candidate: string; sdpMid?: string | null }[] = [];
+  let answered = false;
+  camera.on('candidate', (c) => { if (answered) viewer.addRemoteCandidate(c); else early.push(c); });
+  viewer.on('candidate', (c) => camera.addRemoteCandidate(c));
+  const offer = await viewer.createOffer({ video: false, audio: 'recvonly' });
+  const answer = await camera.setRemoteOffer(offer);
+  t.match(answer, /m=audio [\s\S]*a=sendonly/, 'the camera sends audio');
+  await viewer.setRemoteAnswer(answer);
+  answered = true;
+  for (const c of early.splice(0)) viewer.addRemoteCandidate(c);
+  let s = await viewer.getStats();
+  for (let i = 0; i < 60 && s.audioPacketsReceived < 75; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await viewer.getStats();
+  }
+  t.ok(s.audioPacketsReceived >= 75, `1.5 s of Opus received (${s.audioPacketsReceived} packets)`);
+  viewer.close();
+  await new Promise((r) => setTimeout(r, 300));
+  const wav = wavStats(sink);
+  t.ok(wav.samples >= 48000, `over a second decoded (${(wav.samples / 48000).toFixed(2)} s)`);
+  t.ok(wav.rms > 0.5 * 32767 / Math.SQRT2 * 0.7, `at the file's level (RMS ${wav.rms.toFixed(0)}), not silence`);
+  t.throws(() => new AudioTrack({ source: 'pcm', path: join(dir, 'missing.raw') }), /path=.*missing\.raw.*cannot be read/);
 });

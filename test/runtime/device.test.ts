@@ -89,12 +89,14 @@ t.test('start with the service unreachable returns, keeps trying, and stops clea
   t.match(await dev.restart(), { state: /connecting|reconnecting/ });
 });
 
-// werift never sends DTLS close_notify and the engine's ICE (libnice without RFC 7675 consent
-// freshness) keeps a vanished viewer 'connected', so this one cannot be seen leaving yet.
-// Viewers that send close_notify (Chromium) are seen going (test/interop).
+// Known gap: this werift viewer sends neither DTLS close_notify nor RTCP, so neither the
+// engine's RTCP timeout (RFC 3550 6.3.5, 20 s after the last report) nor a goodbye shows it
+// leaving. libnice's RFC 7675 consent freshness would, but it also drops a viewer whose network
+// freezes for 10 s (test/interop3/stall.test.ts), so it is off. Viewers that send close_notify
+// (Chromium) or RTCP (most) are seen going (test/interop, test/native).
 t.test('a viewer gets frames; when it leaves on its own the device sees it go', {
   skip: SKIP,
-  todo: 'engine: no consent freshness, and werift sends no close_notify',
+  todo: 'a viewer that sends no RTCP and no close_notify is not detected (needs consent freshness with a 30 s expiry)',
 }, async (t) => {
   const { dev, events } = device(t);
   await dev.start();
@@ -104,7 +106,7 @@ t.test('a viewer gets frames; when it leaves on its own the device sees it go', 
   await until('streaming', () => dev.state === 'streaming');
   t.match(await dev.viewers(), [{ clientId: 'leaver' }]);
   await v.close();
-  await until('viewer-left', () => events.some((e) => e.type === 'viewer-left' && e.clientId === 'leaver'), 20_000);
+  await until('viewer-left', () => events.some((e) => e.type === 'viewer-left' && e.clientId === 'leaver'), 60_000);
   const left = events.find((e) => e.type === 'viewer-left');
   t.ok(left, `viewer-left (${left && left.type === 'viewer-left' ? left.reason : ''})`);
   t.equal((await dev.status()).viewers, 0);

@@ -27,8 +27,9 @@ export interface VideoTrackOptions {
 }
 
 export interface AudioTrackOptions {
-  /** 'tone': a 440 Hz beep (300 ms each second), Opus 48 kHz. */
-  source?: 'tone';
+  /** 'tone': a 440 Hz beep (300 ms each second); 'pcm': raw s16le 48 kHz PCM from `path`, looped. */
+  source?: 'tone' | 'pcm';
+  path?: string;
   frequency?: number;
   channels?: 1 | 2;
   bitrateBps?: number;
