@@ -59,13 +59,14 @@ t.test('help and usage errors', async (t) => {
   noStack(t, badOpt);
 });
 
-t.test('commands this build does not have say so and exit 1', async (t) => {
-  for (const c of ['view']) {
-    const r = await cli([c]);
-    t.equal(r.code, 1, `${c}: exit 1`);
-    t.match(r.stderr, new RegExp(`kvs-edge ${c}: not available in this build`), `${c}: says why`);
-    t.equal(r.stdout, '', `${c}: prints nothing else`);
-  }
+t.test('view: usage errors exit 2 without a stack', async (t) => {
+  const r = await cli(['view']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--channel is required/);
+  const d = await cli(['view', '--channel', 'x', '--duration', 'soon']);
+  t.equal(d.code, 2);
+  t.match(d.stderr, /--duration needs seconds/);
+  noStack(t, d);
 });
 
 t.test('demo refuses a bad option with a usage error', async (t) => {

@@ -6,11 +6,11 @@ import { ConfigError } from '../config/errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliCommand, type CliIO } from './command.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
+import { viewCommand } from './view.js';
 import { localCommand } from '../local/localCommand.js';
 import { probeCommand } from './probe.js';
 import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
-import { unavailableCommand } from './unavailable.js';
 
 const commands = new Map<string, CliCommand>();
 
@@ -25,7 +25,7 @@ export function listCommands(): CliCommand[] {
 
 registerCommand(runCommand);
 registerCommand(localCommand);
-registerCommand(unavailableCommand('view', 'connect as a viewer and report what arrives', 'the viewer is not wired into the CLI yet'));
+registerCommand(viewCommand);
 registerCommand(demoCommand);
 registerCommand(probeCommand);
 registerCommand(configCommand);

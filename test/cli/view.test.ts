@@ -1,0 +1,50 @@
+// `kvs-edge view` against `kvs-edge run --local`: the native engine as a KVS viewer reports the
+// camera's frames, keyframes, time to first frame and its phases.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'kvs-edge.js');
+const ready = existsSync(join(root, 'dist', 'cli', 'main.js')) && existsSync(join(root, 'build', 'Release', 'kvs_edge.node'));
+
+t.test('view reports what a camera on the local service sends', { skip: !ready && 'needs dist/ and the addon (npm run setup)' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-view-'));
+  const cfg = join(dir, 'cam.yaml');
+  writeFileSync(cfg, 'channel:\n  name: hil-cam\nvideo:\n  width: 320\n  height: 240\nlogging:\n  format: json\n');
+  const cam = spawn(process.execPath, [bin, 'run', '--config', cfg, '--local'], { env: { PATH: process.env['PATH'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (cam.exitCode === null && cam.signalCode === null) cam.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let out = '';
+  let err = '';
+  cam.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  cam.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  for (const end = Date.now() + 30_000; !out.includes('\n') || !err.includes('"device started"');) {
+    if (Date.now() > end || cam.exitCode !== null) throw new Error(`camera did not start: ${out} ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const local = (JSON.parse(out.split('\n')[0]!) as { local: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } } }).local;
+  const view = spawn(process.execPath, [bin, 'view', '--channel', 'hil-cam', '--endpoint', local.endpoint, '--region', local.region,
+    '--access-key', local.credentials.accessKeyId, '--secret-key', local.credentials.secretAccessKey, '--duration', '3', '--json'],
+  { env: { PATH: process.env['PATH'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let vout = '';
+  let verr = '';
+  view.stdout.on('data', (d: Buffer) => (vout += d.toString()));
+  view.stderr.on('data', (d: Buffer) => (verr += d.toString()));
+  const code = await new Promise<number | null>((r) => view.once('exit', (c) => r(c)));
+  t.equal(code, 0, `view exits 0 (stderr: ${verr.slice(-300)})`);
+  const r = JSON.parse(vout.trim().split('\n').pop() ?? '{}') as { connected: boolean; frames: number; keyframes: number; fps: number; timeToFirstFrameMs?: number; phases: { iceMs?: number; dtlsMs?: number } };
+  t.equal(r.connected, true);
+  t.ok(r.frames >= 60, `frames received (${r.frames})`);
+  t.ok(r.keyframes >= 1, 'at least one keyframe');
+  t.ok(r.fps > 15, `fps measured (${r.fps})`);
+  t.type(r.timeToFirstFrameMs, 'number', `time to first frame ${r.timeToFirstFrameMs} ms`);
+  t.type(r.phases.iceMs, 'number', 'ICE phase');
+  t.type(r.phases.dtlsMs, 'number', 'DTLS phase');
+  cam.kill('SIGTERM');
+  await new Promise((r) => cam.once('exit', r));
+});
