@@ -40,6 +40,18 @@ VideoTrackWrap::VideoTrackWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
     if (!o.Get("source").IsString()) throw_type_error(env, "VideoTrack: source must be a string");
     config.source = o.Get("source").As<Napi::String>().Utf8Value();
   }
+  if (o.Has("path") && !o.Get("path").IsUndefined()) {
+    if (!o.Get("path").IsString()) throw_type_error(env, "VideoTrack: path must be a string");
+    config.path = o.Get("path").As<Napi::String>().Utf8Value();
+  }
+  if (o.Has("command") && !o.Get("command").IsUndefined()) {
+    if (!o.Get("command").IsArray()) throw_type_error(env, "VideoTrack: command must be an array of strings (argv, no shell)");
+    Napi::Array argv = o.Get("command").As<Napi::Array>();
+    for (uint32_t i = 0; i < argv.Length(); ++i) {
+      if (!argv.Get(i).IsString()) throw_type_error(env, "VideoTrack: command must be an array of strings (argv, no shell)");
+      config.command.push_back(argv.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
   config.width = int_option(env, o, "width", config.width);
   config.height = int_option(env, o, "height", config.height);
   config.fps = int_option(env, o, "fps", config.fps);

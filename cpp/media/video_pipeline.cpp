@@ -159,8 +159,16 @@ class PatternVideoPipeline final : public VideoPipeline {
 }  // namespace
 
 bool VideoPipeline::validate(const VideoConfig& c, std::string* error) {
-  if (c.source != "pattern") {
-    *error = "invalid video config: source=\"" + c.source + "\" (supported: \"pattern\")";
+  if (c.source != "pattern" && c.source != "file" && c.source != "pipe") {
+    *error = "invalid video config: source=\"" + c.source + "\" (supported: \"pattern\", \"file\", \"pipe\")";
+    return false;
+  }
+  if (c.source == "file" && c.path.empty()) {
+    *error = "invalid video config: source \"file\" needs a path";
+    return false;
+  }
+  if (c.source == "pipe" && c.command.empty()) {
+    *error = "invalid video config: source \"pipe\" needs a command (argv)";
     return false;
   }
   if (c.width < kMinWidth || c.width > kMaxWidth || c.width % 2 != 0) {
@@ -195,6 +203,7 @@ std::unique_ptr<VideoPipeline> VideoPipeline::create(const VideoConfig& config,
     *error = "video pipeline: no frame callback";
     return nullptr;
   }
+  if (config.source == "file" || config.source == "pipe") return create_h264_stream(config, std::move(on_frame), error);
   EncoderConfig ec;
   ec.width = config.width;
   ec.height = config.height;

@@ -3,13 +3,19 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "encoded_frame.h"
 
 namespace kvs::media {
 
 struct VideoConfig {
-  std::string source = "pattern";  // "pattern": moving test pattern with a frame counter
+  std::string source = "pattern";  // "pattern": moving test pattern with a frame counter;
+                                   // "file": H.264 Annex-B file at `path`, looped, paced at fps;
+                                   // "pipe": a command (argv, no shell) whose stdout is H.264
+                                   // Annex-B, supervised and restarted when it exits
+  std::string path;
+  std::vector<std::string> command;
   int width = 640;
   int height = 480;
   int fps = 30;
@@ -39,6 +45,9 @@ class VideoPipeline {
   static std::unique_ptr<VideoPipeline> create(const VideoConfig& config, FrameCallback on_frame,
                                                std::string* error);
   virtual ~VideoPipeline() = default;
+  // Passthrough of H.264 that a file or a command already gives (h264_stream_pipeline.cpp).
+  static std::unique_ptr<VideoPipeline> create_h264_stream(const VideoConfig& config, FrameCallback on_frame,
+                                                           std::string* error);
 
   // Limits checked by create(); validate() lets callers reject a config early with the same
   // message (it names the field and the value).

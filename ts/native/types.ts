@@ -13,11 +13,17 @@ export interface IceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
-export type VideoSourceKind = 'pattern';
+/** 'pattern': test pattern + openh264; 'file': an H.264 Annex-B file (looped, paced at fps);
+ * 'pipe': a command (argv, no shell) whose stdout is H.264 Annex-B, restarted when it exits. */
+export type VideoSourceKind = 'pattern' | 'file' | 'pipe';
 
 export interface VideoTrackOptions {
   /** Raw source. 'pattern': moving test pattern with a visible frame counter. */
   source?: VideoSourceKind;
+  /** For 'file'. */
+  path?: string;
+  /** For 'pipe': argv of the command. */
+  command?: string[];
   width?: number;
   height?: number;
   fps?: number;

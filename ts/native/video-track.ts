@@ -9,7 +9,7 @@ import type { TrackStats, VideoTrackOptions } from './types.js';
 export class VideoTrack {
   /** @internal */
   readonly raw: RawVideoTrack;
-  readonly options: Readonly<Required<VideoTrackOptions>>;
+  readonly options: Readonly<Omit<Required<VideoTrackOptions>, 'path' | 'command'>> & Pick<VideoTrackOptions, 'path' | 'command'>;
   #closed = false;
 
   constructor(options: VideoTrackOptions = {}) {
@@ -20,6 +20,8 @@ export class VideoTrack {
       fps: options.fps ?? 30,
       bitrateKbps: options.bitrateKbps ?? 1000,
       keyframeInterval: options.keyframeInterval ?? 2 * (options.fps ?? 30),
+      ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.command !== undefined ? { command: options.command } : {}),
     };
     try {
       this.raw = new (addon().VideoTrack)({ ...this.options });
