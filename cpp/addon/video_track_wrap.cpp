@@ -44,6 +44,7 @@ VideoTrackWrap::VideoTrackWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
     if (!o.Get("path").IsString()) throw_type_error(env, "VideoTrack: path must be a string");
     config.path = o.Get("path").As<Napi::String>().Utf8Value();
   }
+  if (o.Get("loop").IsBoolean()) config.loop = o.Get("loop").As<Napi::Boolean>();
   if (o.Has("command") && !o.Get("command").IsUndefined()) {
     if (!o.Get("command").IsArray()) throw_type_error(env, "VideoTrack: command must be an array of strings (argv, no shell)");
     Napi::Array argv = o.Get("command").As<Napi::Array>();

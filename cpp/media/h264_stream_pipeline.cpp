@@ -115,6 +115,7 @@ class H264StreamPipeline final : public VideoPipeline {
         parser.push(buf.data(), n, &aus);
       } else {
         parser.flush(&aus);
+        if (!config_.loop && aus.empty()) break;  // played once
         std::rewind(file);  // loop
         parser = AnnexBParser();
         if (!any && aus.empty()) {

@@ -15,6 +15,7 @@ struct VideoConfig {
                                    // "pipe": a command (argv, no shell) whose stdout is H.264
                                    // Annex-B, supervised and restarted when it exits
   std::string path;
+  bool loop = true;  // file: start again at the end
   std::vector<std::string> command;
   int width = 640;
   int height = 480;

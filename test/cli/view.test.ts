@@ -10,10 +10,17 @@ const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'kvs-edge.js');
 const ready = existsSync(join(root, 'dist', 'cli', 'main.js')) && existsSync(join(root, 'build', 'Release', 'kvs_edge.node'));
 
-t.test('view reports what a camera on the local service sends', { skip: !ready && 'needs dist/ and the addon (npm run setup)' }, async (t) => {
+const sources: Record<string, unknown> = {
+  pattern: { type: 'pattern' },
+  // A camera whose H.264 comes from a command (here a live GStreamer pipeline), passed through.
+  pipe: { type: 'pipe', command: ['gst-launch-1.0', '-q', 'videotestsrc', 'is-live=true', '!', 'video/x-raw,width=320,height=240,framerate=30/1', '!',
+    'openh264enc', 'gop-size=30', '!', 'h264parse', 'config-interval=-1', '!', 'video/x-h264,stream-format=byte-stream,alignment=au', '!', 'fdsink', 'fd=1'] },
+};
+
+for (const [name, source] of Object.entries(sources)) t.test(`view reports what a camera (${name} source) on the local service sends`, { skip: !ready && 'needs dist/ and the addon (npm run setup)' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kvs-view-'));
-  const cfg = join(dir, 'cam.yaml');
-  writeFileSync(cfg, 'channel:\n  name: hil-cam\nvideo:\n  width: 320\n  height: 240\nlogging:\n  format: json\n');
+  const cfg = join(dir, 'cam.json');
+  writeFileSync(cfg, JSON.stringify({ channel: { name: 'hil-cam' }, video: { width: 320, height: 240, source }, logging: { format: 'json' } }));
   const cam = spawn(process.execPath, [bin, 'run', '--config', cfg, '--local'], { env: { PATH: process.env['PATH'] }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (cam.exitCode === null && cam.signalCode === null) cam.kill('SIGKILL');

@@ -47,7 +47,8 @@ const videoSourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pattern') }),
   z.strictObject({ type: z.literal('v4l2'), device: filePath.default('/dev/video0') }),
   z.strictObject({ type: z.literal('file'), path: filePath, loop: z.boolean().default(true) }),
-  z.strictObject({ type: z.literal('pipe'), path: filePath }),
+  /** A command (argv, never a shell) whose stdout is H.264 Annex-B, e.g. rpicam-vid --codec h264 -o -. */
+  z.strictObject({ type: z.literal('pipe'), command: z.array(z.string().min(1)).min(1, 'must name the command to run (argv)') }),
 ]);
 
 const videoSchema = z

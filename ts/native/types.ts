@@ -22,6 +22,8 @@ export interface VideoTrackOptions {
   source?: VideoSourceKind;
   /** For 'file'. */
   path?: string;
+  /** For 'file': start again at the end (default true). */
+  loop?: boolean;
   /** For 'pipe': argv of the command. */
   command?: string[];
   width?: number;

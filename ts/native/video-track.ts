@@ -9,7 +9,7 @@ import type { TrackStats, VideoTrackOptions } from './types.js';
 export class VideoTrack {
   /** @internal */
   readonly raw: RawVideoTrack;
-  readonly options: Readonly<Omit<Required<VideoTrackOptions>, 'path' | 'command'>> & Pick<VideoTrackOptions, 'path' | 'command'>;
+  readonly options: Readonly<Omit<Required<VideoTrackOptions>, 'path' | 'command' | 'loop'>> & Pick<VideoTrackOptions, 'path' | 'command' | 'loop'>;
   #closed = false;
 
   constructor(options: VideoTrackOptions = {}) {
@@ -22,6 +22,7 @@ export class VideoTrack {
       keyframeInterval: options.keyframeInterval ?? 2 * (options.fps ?? 30),
       ...(options.path !== undefined ? { path: options.path } : {}),
       ...(options.command !== undefined ? { command: options.command } : {}),
+      ...(options.loop !== undefined ? { loop: options.loop } : {}),
     };
     try {
       this.raw = new (addon().VideoTrack)({ ...this.options });

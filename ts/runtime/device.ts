@@ -227,11 +227,15 @@ export class Device implements DeviceController {
 
   #checkVideo(c: Config): void {
     const v = c.video;
-    if (v.source.type !== 'pattern') {
-      throw new DeviceError('ERR_UNSUPPORTED', `video.source ${v.source.type} is not available in this build (supported: pattern)`);
+    if (v.source.type === 'v4l2') {
+      throw new DeviceError('ERR_UNSUPPORTED', 'video.source v4l2 is not available in this build (supported: pattern, file, pipe)');
     }
-    if (v.encoder !== 'auto' && v.encoder !== 'openh264') {
-      throw new DeviceError('ERR_UNSUPPORTED', `video.encoder ${v.encoder} is not available in this build (supported: auto, openh264)`);
+    const h264Source = v.source.type === 'file' || v.source.type === 'pipe';
+    if (h264Source && v.encoder !== 'auto' && v.encoder !== 'passthrough') {
+      throw new DeviceError('ERR_UNSUPPORTED', `video.source ${v.source.type} gives H.264 already: video.encoder must be auto or passthrough, got ${v.encoder}`);
+    }
+    if (!h264Source && v.encoder !== 'auto' && v.encoder !== 'openh264') {
+      throw new DeviceError('ERR_UNSUPPORTED', `video.encoder ${v.encoder} is not available for the pattern source in this build (supported: auto, openh264)`);
     }
     if (c.audio.source === 'alsa') {
       throw new DeviceError('ERR_UNSUPPORTED', 'audio.source alsa is not available in this build (supported: none, tone)');
@@ -241,8 +245,9 @@ export class Device implements DeviceController {
   #newTrack(c: Config, video: VideoSettings, kbps: number): VideoTrack {
     this.#checkVideo(c);
     try {
+      const src = c.video.source;
       const track = new VideoTrack({
-        source: 'pattern',
+        ...(src.type === 'file' ? { source: 'file' as const, path: src.path, loop: src.loop } : src.type === 'pipe' ? { source: 'pipe' as const, command: src.command } : { source: 'pattern' as const }),
         width: video.width,
         height: video.height,
         fps: video.fps,
