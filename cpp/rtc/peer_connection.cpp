@@ -54,6 +54,12 @@ const RtpCodec* find_audio_codec(const MediaSection& m, PeerConnection::AudioCod
   return nullptr;
 }
 
+// End of the RTP payload: before the padding the last byte counts (RFC 3550 5.1).
+size_t payload_end(const uint8_t* packet, size_t size, size_t header_size) {
+  if (!(packet[0] & 0x20) || size <= header_size) return size;
+  return size - std::min<size_t>(packet[size - 1], size - header_size);
+}
+
 bool supported_feedback(const std::string& fb) {
   return fb == "nack" || fb == "nack pli" || fb == "ccm fir" || fb == "goog-remb";
 }
@@ -702,8 +708,7 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   if (offerer_ && depacketizer_ &&
       std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
     remote_video_ssrc_ = h->ssrc;
-    size_t end = size;
-    if ((packet[0] & 0x20) && end > h->header_size) end -= std::min<size_t>(packet[end - 1], end - h->header_size);
+    size_t end = payload_end(packet, size, h->header_size);
     stats_.video_bytes_received += end - h->header_size;
     depacketizer_->push(h->sequence, h->timestamp, h->marker, packet + h->header_size, end - h->header_size);
     stats_.incomplete_frames = depacketizer_->incomplete();
@@ -720,8 +725,7 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     ++stats_.audio_packets_received;
     stats_.audio_bytes_received += size - h->header_size;
     // Padding (RFC 3550 5.1): the last byte says how many bytes to drop.
-    size_t end = size;
-    if ((packet[0] & 0x20) && end > h->header_size) end -= std::min<size_t>(packet[end - 1], end - h->header_size);
+    size_t end = payload_end(packet, size, h->header_size);
     if (end <= h->header_size) return;
     if (audio_codec_ == AudioCodec::kOpus) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
     else audio_sink_.push_g711(packet + h->header_size, end - h->header_size, h->sequence, audio_codec_ == AudioCodec::kPcma);
@@ -999,29 +1003,19 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
   }
 }
 
+// RFC 3550 6.4.1: one SR per stream we send, its RTP time extrapolated to now.
 void PeerConnection::send_sender_report() {
   if (!srtp_out_.ready()) return;
-  if (!started_) {
-    if (!audio_started_) return;
-    // Audio only so far.
-    uint8_t abuf[64 + kSrtpMaxTrailer];
-    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * audio_clock_khz() / 1000);
-    size_t alen = write_sender_report(audio_ssrc_, ntp_now(), ats, static_cast<uint32_t>(stats_.audio_packets_sent),
-                                      static_cast<uint32_t>(audio_octets_), abuf);
-    if (srtp_out_.protect_rtcp(abuf, &alen)) ice_->send(abuf, alen);
-    return;
-  }
-  uint8_t buf[64 + kSrtpMaxTrailer];
-  uint32_t rtp = last_rtp_ts_ + static_cast<uint32_t>((now_us() - last_rtp_time_us_) * 90 / 1000);
-  size_t len = write_sender_report(ssrc_, ntp_now(), rtp, static_cast<uint32_t>(stats_.packets_sent),
-                                   static_cast<uint32_t>(stats_.bytes_sent), buf);
-  if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
-  if (audio_started_) {
-    uint32_t ats = last_audio_ts_ + static_cast<uint32_t>((now_us() - last_audio_time_us_) * audio_clock_khz() / 1000);
-    len = write_sender_report(audio_ssrc_, ntp_now(), ats, static_cast<uint32_t>(stats_.audio_packets_sent),
-                              static_cast<uint32_t>(audio_octets_), buf);
+  auto report = [this](uint32_t ssrc, uint32_t last_ts, int64_t last_time_us, int clock_khz, uint64_t packets,
+                       uint64_t octets) {
+    uint8_t buf[64 + kSrtpMaxTrailer];
+    uint32_t ts = last_ts + static_cast<uint32_t>((now_us() - last_time_us) * clock_khz / 1000);
+    size_t len = write_sender_report(ssrc, ntp_now(), ts, static_cast<uint32_t>(packets), static_cast<uint32_t>(octets), buf);
     if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
-  }
+  };
+  if (started_) report(ssrc_, last_rtp_ts_, last_rtp_time_us_, 90, stats_.packets_sent, stats_.bytes_sent);
+  if (audio_started_)
+    report(audio_ssrc_, last_audio_ts_, last_audio_time_us_, audio_clock_khz(), stats_.audio_packets_sent, audio_octets_);
 }
 
 gboolean PeerConnection::on_report_timer(gpointer p) {

@@ -3,8 +3,8 @@
 
 import type { Test } from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
-import type { IceCandidateInit, PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
-import { FrameTimeoutError, type VideoReceiveStats } from '../peers/viewer.js';
+import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
+import { FrameTimeoutError, connectToEngine, type Connection, type VideoReceiveStats } from '../peers/viewer.js';
 import type { ViewerLike } from '../peers3/process-viewer.js';
 
 export const TRACK = { width: 640, height: 480, fps: 30, bitrateKbps: 1000 } as const;
@@ -12,79 +12,9 @@ export const TRACK = { width: 640, height: 480, fps: 30, bitrateKbps: 1000 } as 
 export const MIN_FRAMES = 60;
 export const WITHIN_MS = 10_000;
 
-export interface Connection {
-  offer: string;
-  answer: string;
-  engineStates: string[];
-  viewerStates: string[];
-  engineCandidates: IceCandidateInit[];
-  viewerCandidates: IceCandidateInit[];
-  candidateErrors: string[];
-}
-
-/** The part of the engine's PeerConnection (or of the netns fixture's proxy) a viewer talks to. */
-export interface EngineSide {
-  setRemoteOffer(sdp: string): Promise<string>;
-  addRemoteCandidate(c: IceCandidateInit): void | Promise<void>;
-  on(event: 'candidate', cb: (c: IceCandidateInit) => void): unknown;
-  on(event: 'state', cb: (s: string) => void): unknown;
-}
-
-/**
- * offer -> engine, answer -> viewer, candidates both ways (queued on each side until the
- * remote description is in, as a signaling client would).
- */
-export async function connect(
-  viewer: ViewerLike,
-  pc: EngineSide,
-  opts: { editOffer?: (sdp: string) => string } = {},
-): Promise<Connection> {
-  const conn: Connection = {
-    offer: '',
-    answer: '',
-    engineStates: [],
-    viewerStates: [],
-    engineCandidates: [],
-    viewerCandidates: [],
-    candidateErrors: [],
-  };
-  let answered = false;
-  let applied = false;
-  const toEngineLater: IceCandidateInit[] = [];
-  const toViewerLater: IceCandidateInit[] = [];
-  const toEngine = (c: IceCandidateInit): void => {
-    try {
-      const r = pc.addRemoteCandidate(c);
-      if (r instanceof Promise) r.catch((e: unknown) => conn.candidateErrors.push(`engine: ${String(e)}`));
-    } catch (e) {
-      conn.candidateErrors.push(`engine: ${String(e)}`);
-    }
-  };
-  const toViewer = (c: IceCandidateInit): void => {
-    viewer.addCandidate(c).catch((e: unknown) => conn.candidateErrors.push(`${viewer.kind}: ${String(e)}`));
-  };
-  viewer.onState((s) => conn.viewerStates.push(s));
-  viewer.onCandidate((c) => {
-    conn.viewerCandidates.push(c);
-    if (answered) toEngine(c);
-    else toEngineLater.push(c);
-  });
-  pc.on('state', (s: string) => conn.engineStates.push(s));
-  pc.on('candidate', (c: IceCandidateInit) => {
-    conn.engineCandidates.push(c);
-    if (applied) toViewer(c);
-    else toViewerLater.push(c);
-  });
-  conn.offer = await viewer.createOffer();
-  if (opts.editOffer) conn.offer = opts.editOffer(conn.offer);
-  conn.answer = await pc.setRemoteOffer(conn.offer);
-  answered = true;
-  for (const c of toEngineLater.splice(0)) toEngine(c);
-  await viewer.setAnswer(conn.answer);
-  applied = true;
-  for (const c of toViewerLater.splice(0)) toViewer(c);
-  return conn;
-}
+// The signaling glue is the harness's own (test/peers/viewer.ts); the netns fixture's proxy
+// and the child-process viewers fit its interfaces.
+export { connectToEngine as connect, type Connection, type EnginePeer as EngineSide } from '../peers/viewer.js';
 
 export function videoTrack(t: Test, options: VideoTrackOptions = {}): VideoTrack {
   const track = new VideoTrack({ ...TRACK, ...options });
@@ -126,7 +56,7 @@ export async function streamTo(
   const pc = enginePeer(t, track, opts.pc);
   let conn: Connection;
   try {
-    conn = await connect(viewer, pc, opts.editOffer ? { editOffer: opts.editOffer } : {});
+    conn = await connectToEngine(viewer, pc, opts.editOffer ? { editOffer: opts.editOffer } : {});
   } catch (err) {
     t.fail(`${viewer.kind}: offer/answer failed: ${String(err)}`, { diag: opts.diag?.(), ...todo });
     return null;

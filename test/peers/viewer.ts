@@ -74,7 +74,7 @@ export interface Connection {
  * signaling client would. Resolves once the answer is applied; the connection proceeds alone.
  */
 export async function connectToEngine(
-  viewer: Viewer,
+  viewer: Pick<Viewer, 'createOffer' | 'setAnswer' | 'addCandidate' | 'onCandidate' | 'onState'> & { readonly kind: string },
   pc: EnginePeer,
   opts: { editOffer?: (sdp: string) => string } = {},
 ): Promise<Connection> {
