@@ -429,6 +429,8 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("keyframesReceived", static_cast<double>(s.keyframes_received));
   num("videoBytesReceived", static_cast<double>(s.video_bytes_received));
   num("incompleteFrames", static_cast<double>(s.incomplete_frames));
+  num("videoPacketsReceived", static_cast<double>(s.video_packets_received));
+  num("videoPacketsLost", static_cast<double>(s.video_packets_lost));
   if (s.rtt_ms >= 0) num("rttMs", s.rtt_ms);
   if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
   if (s.jitter >= 0) num("jitter", s.jitter);

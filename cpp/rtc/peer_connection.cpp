@@ -708,6 +708,7 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   if (offerer_ && depacketizer_ &&
       std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
     remote_video_ssrc_ = h->ssrc;
+    count_video_received(h->sequence);
     size_t end = payload_end(packet, size, h->header_size);
     stats_.video_bytes_received += end - h->header_size;
     depacketizer_->push(h->sequence, h->timestamp, h->marker, packet + h->header_size, end - h->header_size);
@@ -730,6 +731,22 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     if (audio_codec_ == AudioCodec::kOpus) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
     else audio_sink_.push_g711(packet + h->header_size, end - h->header_size, h->sequence, audio_codec_ == AudioCodec::kPcma);
   }
+}
+
+void PeerConnection::count_video_received(uint16_t sequence) {
+  ++stats_.video_packets_received;
+  if (rx_highest_seq_ < 0) {
+    rx_first_seq_ = rx_highest_seq_ = sequence;
+  } else {
+    // Extend the 16-bit number to the candidate nearest the highest seen so far.
+    int64_t ext = (rx_highest_seq_ & ~int64_t{0xffff}) | sequence;
+    if (ext < rx_highest_seq_ - 0x8000) ext += 0x10000;
+    else if (ext > rx_highest_seq_ + 0x8000) ext -= 0x10000;
+    rx_highest_seq_ = std::max(rx_highest_seq_, ext);
+  }
+  int64_t expected = rx_highest_seq_ - rx_first_seq_ + 1;
+  int64_t lost = expected - static_cast<int64_t>(stats_.video_packets_received);
+  stats_.video_packets_lost = lost > 0 ? static_cast<uint64_t>(lost) : 0;
 }
 
 void PeerConnection::on_access_unit(const AccessUnit& au) {

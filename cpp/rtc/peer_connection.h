@@ -61,6 +61,9 @@ struct PeerStats {
   uint64_t audio_samples_written = 0;
   // Viewer role
   uint64_t frames_received = 0, keyframes_received = 0, video_bytes_received = 0, incomplete_frames = 0;
+  // Viewer role: video RTP packets received and lost (RFC 3550 A.3: expected from the extended
+  // highest sequence number minus received; retransmissions can make it briefly negative -> 0).
+  uint64_t video_packets_received = 0, video_packets_lost = 0;
   double first_frame_received_ms = -1;
   double rtt_ms = -1, fraction_lost = -1, jitter = -1;
   int estimated_kbps = -1;  // REMB or loss-based estimate of this viewer's path
@@ -157,6 +160,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   // AudioTrack::Subscriber
   void on_audio_frame(const media::EncodedAudioPtr& frame) override;
   void handle_rtp(const uint8_t* packet, size_t size);
+  void count_video_received(uint16_t sequence);
   void on_access_unit(const AccessUnit& au);
 
   PeerConfig config_;
@@ -184,6 +188,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   std::vector<int> offered_video_pts_;
   std::unique_ptr<H264Depacketizer> depacketizer_;
   uint32_t remote_video_ssrc_ = 0;
+  // Viewer role: extended sequence numbers of the first and the highest video packet received.
+  int64_t rx_first_seq_ = -1, rx_highest_seq_ = -1;
   int64_t last_pli_sent_us_ = 0;
   std::unique_ptr<IceTransport> ice_;
   std::unique_ptr<DtlsTransport> dtls_;

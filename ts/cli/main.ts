@@ -7,6 +7,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliCommand, type Cl
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { viewCommand } from './view.js';
+import { hilCommand } from './hil.js';
 import { localCommand } from '../local/localCommand.js';
 import { probeCommand } from './probe.js';
 import { runCommand } from './run.js';
@@ -30,6 +31,7 @@ registerCommand(demoCommand);
 registerCommand(probeCommand);
 registerCommand(configCommand);
 registerCommand(sendCommand);
+registerCommand(hilCommand);
 
 export function version(): string {
   try {

@@ -1,8 +1,9 @@
 // `kvs-edge view`: connect to a KVS channel as a VIEWER with the native engine (the HIL view of
 // a camera) and report what arrived: time to first frame with its phases, frames, keyframes,
 // fps, bitrate, loss, RTT.
-import { ControlPlane, EnvCredentialsProvider, StaticCredentialsProvider, createChannelSignaling } from '../kvs/index.js';
-import { PeerConnection, type PeerStats } from '../native/index.js';
+import { EnvCredentialsProvider, StaticCredentialsProvider } from '../kvs/index.js';
+import type { PeerStats } from '../native/index.js';
+import { NativeViewer, type ViewWindow } from '../hil/native-viewer.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from './command.js';
 
 const help = `kvs-edge view --channel NAME [options]
@@ -75,9 +76,15 @@ export interface ViewReport {
   keyframes: number;
   fps: number;
   bitrateKbps: number;
+  /** Video packets lost over the measured window, percent of those expected. */
+  lossPercent: number;
+  /** Video packets lost since the start. */
+  packetsLost: number;
   incompleteFrames: number;
   rttMs?: number;
   timeToFirstFrameMs?: number;
+  /** Capture-to-arrival latency, when the stream carries capture timestamps (SEI). */
+  glassToGlassMs?: number;
   phases: { answerMs?: number; iceMs?: number; dtlsMs?: number; firstKeyframeMs?: number };
   audioPackets: number;
 }
@@ -86,61 +93,33 @@ export async function view(args: ViewArgs): Promise<ViewReport> {
   const credentials = args.accessKey && args.secretKey
     ? new StaticCredentialsProvider({ accessKeyId: args.accessKey, secretAccessKey: args.secretKey })
     : new EnvCredentialsProvider();
-  const cp = new ControlPlane({ region: args.region, channelName: args.channel, credentials, ...(args.endpoint ? { endpoint: args.endpoint } : {}) });
-  const iceServers = await cp.getIceServers('VIEWER', args.clientId).catch(() => []);
-  const sc = await createChannelSignaling({ controlPlane: cp, credentials, role: 'VIEWER', clientId: args.clientId });
-  sc.on('error', () => undefined);
-  const pc = new PeerConnection({ id: args.clientId, iceServers: iceServers.map((s) => ({ urls: s.urls, ...(s.username ? { username: s.username, credential: s.credential } : {}) })) });
-  let answered = false;
-  let answerMs: number | undefined;
-  const early: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }[] = [];
+  const v = await NativeViewer.connect({ channel: args.channel, region: args.region, credentials, clientId: args.clientId, ...(args.endpoint ? { endpoint: args.endpoint } : {}) });
   try {
-    await sc.open();
-    pc.on('candidate', (c) => { try { sc.sendIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }); } catch { /* signaling down */ } });
-    sc.on('iceCandidate', (c) => {
-      if (!answered) { early.push(c); return; }
-      try { pc.addRemoteCandidate(c); } catch { /* a candidate we cannot use */ }
-    });
-    const answer = new Promise<string>((resolve) => sc.on('sdpAnswer', (a) => resolve(a.sdp)));
-    const t0 = performance.now();
-    const offer = await pc.createOffer({ video: true, audio: 'recvonly' });
-    sc.sendSdpOffer({ type: 'offer', sdp: offer });
-    const sdp = await Promise.race([answer, new Promise<null>((r) => setTimeout(() => r(null), 15000))]);
-    if (sdp !== null) {
-      answerMs = performance.now() - t0;
-      await pc.setRemoteAnswer(sdp);
-      answered = true;
-      for (const c of early.splice(0)) { try { pc.addRemoteCandidate(c); } catch { /* ignored */ } }
-      const a = await pc.getStats();
-      const b0 = a.videoBytesReceived;
-      const f0 = a.framesReceived;
-      const tStart = performance.now();
-      await new Promise((r) => setTimeout(r, args.durationS * 1000));
-      const s: PeerStats = await pc.getStats();
-      const secs = (performance.now() - tStart) / 1000;
-      return report(args, s, answerMs, (s.framesReceived - f0) / secs, ((s.videoBytesReceived - b0) * 8) / secs / 1000);
-    }
-    return report(args, await pc.getStats(), answerMs, 0, 0);
+    if (v.answerMs === undefined) return report(args, await v.stats(), undefined);
+    const w = await v.measure(args.durationS);
+    return report(args, await v.stats(), v.answerMs, w);
   } finally {
-    pc.close();
-    sc.close();
-    cp.close();
+    v.close();
   }
 }
 
-function report(args: ViewArgs, s: PeerStats, answerMs: number | undefined, fps: number, kbps: number): ViewReport {
+function report(args: ViewArgs, s: PeerStats, answerMs: number | undefined, w?: ViewWindow): ViewReport {
   const ttff = s.timing.firstFrameReceivedMs;
+  const g2g = (s as PeerStats & { glassToGlassMs?: number }).glassToGlassMs;
   return {
     channel: args.channel,
     clientId: args.clientId,
     connected: s.state === 'connected',
     frames: s.framesReceived,
     keyframes: s.keyframesReceived,
-    fps: Math.round(fps * 10) / 10,
-    bitrateKbps: Math.round(kbps),
+    fps: w?.fps ?? 0,
+    bitrateKbps: w?.bitrateKbps ?? 0,
+    lossPercent: w?.lossPercent ?? 0,
+    packetsLost: s.videoPacketsLost,
     incompleteFrames: s.incompleteFrames,
     ...(s.rttMs !== undefined ? { rttMs: s.rttMs } : {}),
     ...(ttff !== undefined ? { timeToFirstFrameMs: Math.round(ttff) } : {}),
+    ...(g2g !== undefined ? { glassToGlassMs: Math.round(g2g) } : {}),
     phases: {
       ...(answerMs !== undefined ? { answerMs: Math.round(answerMs) } : {}),
       ...(s.timing.iceConnectedMs !== undefined ? { iceMs: Math.round(s.timing.iceConnectedMs) } : {}),
@@ -160,11 +139,13 @@ function print(io: CliIO, r: ViewReport, json: boolean): void {
     `channel          ${r.channel} (as ${r.clientId})`,
     `connected        ${r.connected}`,
     `first frame      ${r.timeToFirstFrameMs === undefined ? '-' : `${r.timeToFirstFrameMs} ms after the offer`}`,
-    `phases           answer ${r.phases.answerMs ?? '-'} ms, ICE ${r.phases.iceMs ?? '-'} ms, DTLS ${r.phases.dtlsMs ?? '-'} ms (from the offer)`,
+    `phases           signaling (answer) ${r.phases.answerMs ?? '-'} ms, ICE ${r.phases.iceMs ?? '-'} ms, DTLS ${r.phases.dtlsMs ?? '-'} ms, first keyframe ${r.phases.firstKeyframeMs ?? '-'} ms (from the offer)`,
     `frames           ${r.frames} (${r.keyframes} keyframes, ${r.incompleteFrames} incomplete)`,
     `fps              ${r.fps}`,
     `bitrate          ${r.bitrateKbps} kbps`,
+    `loss             ${r.lossPercent} % of video packets over the window (${r.packetsLost} lost in all)`,
     `rtt              ${r.rttMs === undefined ? '-' : `${r.rttMs.toFixed(1)} ms`}`,
+    `glass to glass   ${r.glassToGlassMs === undefined ? '- (the stream carries no capture timestamps)' : `${r.glassToGlassMs} ms`}`,
     `audio packets    ${r.audioPackets}`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);

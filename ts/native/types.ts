@@ -142,6 +142,9 @@ export interface PeerStats {
   videoBytesReceived: number;
   /** Viewer role: access units dropped because a packet was missing. */
   incompleteFrames: number;
+  /** Viewer role: video RTP packets received, and lost (expected from the sequence numbers minus received). */
+  videoPacketsReceived: number;
+  videoPacketsLost: number;
   selectedPair?: { local: string; remote: string; localType: string; remoteType: string };
   packetsSent: number;
   bytesSent: number;
