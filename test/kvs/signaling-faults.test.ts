@@ -13,19 +13,29 @@ import { request as httpsRequest } from 'node:https';
 import { FreezableProxy, next, ourClient, waitFor } from './helpers.js';
 
 const BACKOFF = { initialMs: 50, maxMs: 400 };
+type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+type ServiceOptions = Parameters<typeof startLocalService>[0];
+
+/** A local service with the channel 'cam' (no STUN/TURN unless asked), closed at teardown. */
+async function service(t: Test, opts: ServiceOptions = {}): Promise<LocalKvsService> {
+  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50, ...opts });
+  t.teardown(() => svc.close());
+  return svc;
+}
+
+/** Our signaling client on 'cam' (through its control plane), closed at teardown. */
+async function client(t: Test, svc: LocalKvsService, role: 'MASTER' | 'VIEWER', clientId?: string, extra: Parameters<typeof ourClient>[4] = {}): Promise<{ client: SignalingClient; cp: ControlPlane }> {
+  const c = await ourClient(svc, 'cam', role, clientId, extra);
+  t.teardown(() => {
+    c.client.close();
+    c.cp.close();
+  });
+  return c;
+}
 
 t.test('service killed and restarted: the master is back within the backoff bound, a new viewer connects', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
-  let svc2: LocalKvsService | undefined;
-  t.teardown(async () => {
-    await svc.close();
-    await svc2?.close();
-  });
-  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER', undefined, { backoff: BACKOFF });
-  t.teardown(() => {
-    master.close();
-    cp.close();
-  });
+  const svc = await service(t);
+  const { client: master } = await client(t, svc, 'MASTER', undefined, { backoff: BACKOFF });
   const delays: number[] = [];
   master.on('reconnecting', (i) => delays.push(i.delayMs));
   master.on('sdpOffer', (o: SessionDescription, from: string) => master.sendSdpAnswer({ type: 'answer', sdp: `ans:${o.sdp}` }, from));
@@ -35,18 +45,14 @@ t.test('service killed and restarted: the master is back within the backoff boun
   await svc.kill(); // no GO_AWAY: a crash
   await down;
   t.ok(await waitFor(() => delays.length >= 4), 'the master keeps retrying while the service is down');
-  svc2 = await startLocalService({ port: svc.port, credentials: svc.credentials, turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
+  const svc2 = await service(t, { port: svc.port, credentials: svc.credentials });
   const [info] = await next<[{ reconnect: boolean }]>(master, 'open');
   t.equal(info.reconnect, true);
   t.ok(delays.every((d) => d <= BACKOFF.maxMs), `every retry delay within the ${BACKOFF.maxMs} ms bound (${delays.join(',')})`);
   t.equal(master.state, 'open');
   t.same(svc2.peers('cam').master, true, 'the restarted service sees the master');
 
-  const { cp: cpv, client: viewer } = await ourClient(svc2, 'cam', 'VIEWER', 'after-restart');
-  t.teardown(() => {
-    viewer.close();
-    cpv.close();
-  });
+  const { client: viewer } = await client(t, svc2, 'VIEWER', 'after-restart');
   await viewer.open();
   const answer = next<[SessionDescription]>(viewer, 'sdpAnswer');
   viewer.sendSdpOffer({ type: 'offer', sdp: 'o' });
@@ -54,16 +60,9 @@ t.test('service killed and restarted: the master is back within the backoff boun
 });
 
 t.test('GO_AWAY: make-before-break reconnect, no disconnect seen, messages keep flowing', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
-  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER');
-  const { cp: cpv, client: viewer } = await ourClient(svc, 'cam', 'VIEWER', 'v1');
-  t.teardown(() => {
-    master.close();
-    viewer.close();
-    cp.close();
-    cpv.close();
-  });
+  const svc = await service(t);
+  const { client: master } = await client(t, svc, 'MASTER');
+  const { client: viewer } = await client(t, svc, 'VIEWER', 'v1');
   await master.open();
   await viewer.open();
   let disconnects = 0;
@@ -85,13 +84,8 @@ t.test('GO_AWAY: make-before-break reconnect, no disconnect seen, messages keep 
 });
 
 t.test('proactive reconnect before the connection age limit', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50, maxConnectionMs: 1500 });
-  t.teardown(() => svc.close());
-  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER', undefined, { maxConnectionMs: 1500, reconnectMarginMs: 700 });
-  t.teardown(() => {
-    master.close();
-    cp.close();
-  });
+  const svc = await service(t, { maxConnectionMs: 1500 });
+  const { client: master } = await client(t, svc, 'MASTER', undefined, { maxConnectionMs: 1500, reconnectMarginMs: 700 });
   let disconnects = 0;
   master.on('disconnected', () => disconnects++);
   await master.open();
@@ -101,13 +95,8 @@ t.test('proactive reconnect before the connection age limit', async (t) => {
 });
 
 t.test('RECONNECT_ICE_SERVER refreshes the ICE servers; STATUS_RESPONSE surfaces as an event', async (t) => {
-  const svc = await startLocalService({ turn: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
-  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER');
-  t.teardown(() => {
-    master.close();
-    cp.close();
-  });
+  const svc = await service(t, { stun: true });
+  const { cp, client: master } = await client(t, svc, 'MASTER');
   await master.open();
   const first = await cp.getIceServers('MASTER');
   t.same(first, [{ urls: [svc.stunUrl] }]);
@@ -127,8 +116,7 @@ t.test('RECONNECT_ICE_SERVER refreshes the ICE servers; STATUS_RESPONSE surfaces
 });
 
 t.test('wrong secret: one clear authentication error, no retry loop', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
+  const svc = await service(t);
   let refused = 0;
   svc.on('rejected', (what, status) => {
     if (what === 'connect' && status === 403) refused++;
@@ -160,8 +148,7 @@ t.test('wrong secret: one clear authentication error, no retry loop', async (t) 
 });
 
 t.test('clock skew: the service runs 2 hours ahead; both the control plane and signaling correct and connect', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50, clockOffsetMs: 2 * 3_600_000 });
-  t.teardown(() => svc.close());
+  const svc = await service(t, { clockOffsetMs: 2 * 3_600_000 });
   const credentials = new StaticCredentialsProvider(svc.credentials);
   const cp = new ControlPlane({ region: svc.region, channelName: 'cam', endpoint: svc.endpoint, credentials });
   t.teardown(() => cp.close());
@@ -269,13 +256,8 @@ t.test('IoT credentials expiring mid-session are refreshed with no failed call',
 });
 
 t.test('keepalive: pings keep an idle signaling connection open past the idle timeout', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50, idleTimeoutMs: 300 });
-  t.teardown(() => svc.close());
-  const { cp, client: master } = await ourClient(svc, 'cam', 'MASTER', undefined, { pingIntervalMs: 100, pongTimeoutMs: 1000 });
-  t.teardown(() => {
-    master.close();
-    cp.close();
-  });
+  const svc = await service(t, { idleTimeoutMs: 300 });
+  const { client: master } = await client(t, svc, 'MASTER', undefined, { pingIntervalMs: 100, pongTimeoutMs: 1000 });
   let disconnects = 0;
   master.on('disconnected', () => disconnects++);
   await master.open();
@@ -285,8 +267,7 @@ t.test('keepalive: pings keep an idle signaling connection open past the idle ti
 });
 
 t.test('network loss without a close (half-open TCP): the pong timeout notices and the client comes back', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
+  const svc = await service(t);
   const proxy = new FreezableProxy(svc.port);
   await proxy.start();
   t.teardown(() => proxy.close());
@@ -332,16 +313,14 @@ t.test('a camera that starts before the service: open() waits, retrying with bac
   master.on('reconnecting', (i) => attempts.push(i.error?.code ?? ''));
   const opened = master.open();
   t.ok(await waitFor(() => attempts.length >= 3), `retrying while nothing listens (${attempts.join(',')})`);
-  const svc = await startLocalService({ port, credentials: credentialsPair, turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
+  const svc = await service(t, { port, credentials: credentialsPair });
   await opened;
   t.equal(master.state, 'open');
   t.same(svc.peers('cam').master, true);
 });
 
 t.test('credentials that cannot be loaded yet (IoT endpoint down at boot) are retried, not fatal', async (t) => {
-  const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
-  t.teardown(() => svc.close());
+  const svc = await service(t);
   let calls = 0;
   const flaky = {
     async getCredentials() {
