@@ -125,6 +125,12 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
   }
   g_object_set(agent_, "controlling-mode", options.controlling ? TRUE : FALSE, "force-relay",
                options.relay_only ? TRUE : FALSE, nullptr);
+  // A peer that vanishes without a goodbye (no DTLS close_notify, no RTCP to time out) must still
+  // be noticed. Keepalives are binding requests (every 25 s), not indications, so an unanswered
+  // one fails the component; with 6 retransmissions from 200 ms a request is given up after
+  // 25.4 s without an answer, close to RFC 7675's 30 s. A 10 s network freeze survives. libnice's
+  // own consent-freshness option is not used: it fails a peer frozen for 10 s.
+  g_object_set(agent_, "keepalive-conncheck", TRUE, "stun-max-retransmissions", 6u, nullptr);
   for (const auto& ip : options.local_addresses) {
     NiceAddress addr;
     nice_address_init(&addr);
