@@ -61,7 +61,8 @@ function boardFor(configured: string, log: Logger): BoardProfile | null {
   }
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
+/** Resolves on the first SIGINT/SIGTERM; a second one while shutting down exits 1 at once. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (sig: NodeJS.Signals): void => {
       process.off('SIGINT', on);

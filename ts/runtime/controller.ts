@@ -22,6 +22,10 @@ export interface ViewerInfo {
   fps: number;
   rttMs: number | null;
   lossPct: number | null;
+  /** Talk-back (the viewer's microphone) RTP packets received, when the device takes talk-back. */
+  audioPacketsReceived?: number;
+  /** Data-channel messages received from this viewer (each is echoed back). */
+  dataMessagesReceived?: number;
 }
 
 export interface VideoSettings {

@@ -5,6 +5,7 @@
 // viewer connected) -> reconnecting (signaling lost, no viewer) / degraded (signaling lost while
 // viewers still get media, or a fatal signaling error, retried) -> stopped.
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import type { ConfigStore } from '../config/config-store.js';
 import type { Config } from '../config/schema.js';
 import { ControlPlane, createChannelSignaling, type IceCandidate, type IceServer, type KvsError, type SessionDescription, type SignalingClient } from '../kvs/index.js';
@@ -48,6 +49,11 @@ export interface DeviceOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** After a fatal signaling error, retry the whole channel after this long. */
   retryAfterFatalMs?: number;
+  /**
+   * Receive each viewer's talk-back audio (its microphone) and decode it to
+   * `<dir>/talkback-<clientId>.wav`. Without it the answer does not ask for the viewer's audio.
+   */
+  talkbackDir?: string;
 }
 
 interface Viewer {
@@ -61,6 +67,8 @@ interface Viewer {
   last: { at: number; bytes: number; frames: number } | undefined;
   bitrateKbps: number;
   fps: number;
+  audioPacketsReceived: number;
+  dataMessagesReceived: number;
 }
 
 interface Session {
@@ -430,6 +438,8 @@ export class Device implements DeviceController {
         iceServers,
         iceTransportPolicy: this.store.config.ice.transportPolicy,
         ...(this.#opts.localAddresses ? { localAddresses: this.#opts.localAddresses } : {}),
+        // The clientId cannot leave the directory: it has no '/' (KVS allows [a-zA-Z0-9_.-]).
+        ...(this.#opts.talkbackDir ? { audioSink: { path: join(this.#opts.talkbackDir, `talkback-${clientId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.wav`) } } : {}),
       });
       const v: Viewer = {
         clientId,
@@ -442,6 +452,8 @@ export class Device implements DeviceController {
         last: undefined,
         bitrateKbps: 0,
         fps: 0,
+        audioPacketsReceived: 0,
+        dataMessagesReceived: 0,
       };
       // Counted from now on, so concurrent offers cannot pass the limit.
       this.#viewers.set(clientId, v);
@@ -462,6 +474,15 @@ export class Device implements DeviceController {
         }
       });
       pc.on('state', (s) => this.#onPeerState(v, s));
+      // Data channels (the KVS SDK's kvsDataChannel, or any other the viewer opens): every
+      // message comes back on the same channel, text as text and binary as binary.
+      pc.on('datachannel-message', ({ id, data }) => {
+        try {
+          pc?.sendData(id, data);
+        } catch (e) {
+          log.debug('data channel echo not sent', { channel: id, error: e as Error });
+        }
+      });
       const answer = await pc.setRemoteOffer(offer.sdp);
       if (this.#viewers.get(clientId) !== v) return;
       session.signaling.sendSdpAnswer({ type: 'answer', sdp: answer }, clientId);
@@ -603,7 +624,16 @@ export class Device implements DeviceController {
   }
 
   #viewerInfo(v: Viewer): ViewerInfo {
-    return { clientId: v.clientId, connectedAt: v.connectedAt, bitrateKbps: v.bitrateKbps, fps: v.fps, rttMs: this.#rtt.get(v) ?? null, lossPct: this.#loss.get(v) ?? null };
+    return {
+      clientId: v.clientId,
+      connectedAt: v.connectedAt,
+      bitrateKbps: v.bitrateKbps,
+      fps: v.fps,
+      rttMs: this.#rtt.get(v) ?? null,
+      lossPct: this.#loss.get(v) ?? null,
+      audioPacketsReceived: v.audioPacketsReceived,
+      dataMessagesReceived: v.dataMessagesReceived,
+    };
   }
 
   readonly #rtt = new WeakMap<Viewer, number>();
@@ -624,6 +654,8 @@ export class Device implements DeviceController {
         v.fps = Math.round(((st.framesSent - v.last.frames) / dt) * 10) / 10;
       }
       if (!v.last || now - v.last.at > 200) v.last = { at: now, bytes: st.bytesSent, frames: st.framesSent };
+      v.audioPacketsReceived = st.audioPacketsReceived;
+      v.dataMessagesReceived = st.dataMessagesReceived;
       if (typeof st.rttMs === 'number') this.#rtt.set(v, Math.round(st.rttMs * 10) / 10);
       if (typeof st.fractionLost === 'number') {
         // RTCP fraction lost is 0..1 here or 0..255 (raw): report a percentage either way.
