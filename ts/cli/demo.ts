@@ -77,6 +77,8 @@ export const demoCommand: CliCommand = {
     if (levelArg !== undefined && !isLogLevel(levelArg)) throw new UsageError(`--log-level must be one of trace, debug, info, warn, error, fatal, silent; got "${levelArg}"`);
     const logLevel: LogLevel = levelArg !== undefined && isLogLevel(levelArg) ? levelArg : 'warn';
 
+    // The AWS SDK prints a multi-line notice about Node versions on stderr (see run.ts).
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     // A signal during startup still stops cleanly once everything is up.
     const signal = waitForSignal();
     const { startDemo } = await import('../demo/demo.js');
