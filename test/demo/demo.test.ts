@@ -6,6 +6,7 @@
 // `kvs-edge demo` prints the URL and MQTT commands that work, and SIGINT stops it with exit 0.
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
@@ -125,9 +126,18 @@ t.test('the viewer page: video, audio, data channel, push-to-talk, stats, nothin
   t.equal(await page.isHidden('#error'), true, 'no error shown');
 });
 
-t.test('the page server answers bad requests clearly', { skip: SKIP }, async (t) => {
-  const demo = await startDemo({ port: 0, mqttPort: 0, logLevel: 'silent', video: { width: 320, height: 240, fps: 15 } });
+t.test('taken ports fall back to free ones; the page server answers bad requests clearly', { skip: SKIP }, async (t) => {
+  // What happens when 8080 or 1883 is already in use on a newcomer's machine.
+  const taken = await Promise.all([0, 0].map(() => new Promise<Server>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); })));
+  t.teardown(() => Promise.all(taken.map((s) => new Promise((r) => s.close(r)))));
+  const [webPort, mqttPort] = taken.map((s) => (s.address() as AddressInfo).port);
+  const demo = await startDemo({ port: webPort, mqttPort, logLevel: 'silent', video: { width: 320, height: 240, fps: 15 } });
   t.teardown(() => demo.close());
+  t.not(new URL(demo.url).port, String(webPort), 'the page moved to a free port');
+  t.not(new URL(demo.mqttUrl).port, String(mqttPort), 'the broker moved to a free port');
+  const fleet = await FleetClient.connect({ url: demo.mqttUrl, protocolVersion: 4 });
+  t.teardown(() => fleet.close());
+  t.match(await fleet.send(DEMO_DEVICE_ID, 'status', {}, { timeoutMs: 10_000 }), { state: 'ready', channel: 'kvs-edge-demo', encoder: 'openh264' }, 'the device answers on the moved broker');
   const page = await fetch(demo.url);
   t.equal(page.status, 200);
   const csp = page.headers.get('content-security-policy') ?? '';
