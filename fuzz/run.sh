@@ -17,7 +17,7 @@ declare -A SRC=(
   [annexb_parser_fuzz]="fuzz/annexb_parser_fuzz.cpp cpp/media/annexb_parser.cpp cpp/media/annexb.cpp"
   [sei_fuzz]="fuzz/sei_fuzz.cpp cpp/media/h264_sei.cpp"
   [sdp_fuzz]="fuzz/sdp_fuzz.cpp cpp/rtc/sdp.cpp"
-  [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp"
+  [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp cpp/rtc/twcc.cpp"
   [h264_packetizer_fuzz]="fuzz/h264_packetizer_fuzz.cpp cpp/rtc/h264_packetizer.cpp cpp/media/annexb.cpp"
 )
 # Seeds: a tiny valid stream (SPS, PPS, IDR, P, SEI) so the fuzzer starts from real structure.
@@ -29,6 +29,8 @@ seed sei_fuzz '\x06\xff\x05\xff\x02\x11\x80' 2
 # SDP offers captured from real stacks seed the SDP target.
 mkdir -p "$OUT/corpus/sdp_fuzz" && cp cpp/test/rtc/offers/*.sdp "$OUT/corpus/sdp_fuzz/"
 seed rtcp_fuzz '\x81\xc9\x00\x07\x01\x02\x03\x04\xaa\xbb\xcc\xdd\x40\xff\xff\xfe\x00\x01\x00\x10\x00\x00\x00\x5a\x12\x34\x56\x78\x00\x01\x00\x00\x81\xce\x00\x02\x00\x00\x00\x01\x00\x00\x00\x02' 1
+# Transport-wide feedback across the sequence wrap: run, 2-bit and 1-bit vectors, small/large deltas.
+seed rtcp_fuzz '\x8f\xcd\x00\x08\x00\x00\x00\x01\x00\x00\x00\x02\xff\xfe\x00\x0c\x00\x00\x10\x07\x20\x03\xc9\x10\xb0\x00\x04\x08\x00\xff\x9c\xff\x01\x02\x03\x00' 2
 seed h264_packetizer_fuzz "\x40$STREAM" 1
 status=0
 for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz sdp_fuzz rtcp_fuzz h264_packetizer_fuzz; do

@@ -435,6 +435,15 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
   if (s.jitter >= 0) num("jitter", s.jitter);
   if (s.estimated_kbps >= 0) num("estimatedBitrateKbps", s.estimated_kbps);
+  if (!s.estimate_source.empty()) o.Set("estimateSource", s.estimate_source);
+  o.Set("transportCc", s.transport_cc);
+  num("twccFeedbackReceived", static_cast<double>(s.twcc_feedback_received));
+  num("twccFeedbackErrors", static_cast<double>(s.twcc_feedback_errors));
+  num("twccFeedbackSent", static_cast<double>(s.twcc_feedback_sent));
+  if (s.twcc_estimate_kbps >= 0) num("twccEstimateKbps", s.twcc_estimate_kbps);
+  if (s.twcc_acked_kbps >= 0) num("twccAckedKbps", s.twcc_acked_kbps);
+  if (s.twcc_loss_fraction >= 0) num("twccLossFraction", s.twcc_loss_fraction);
+  if (!s.twcc_delay_signal.empty()) o.Set("twccDelaySignal", s.twcc_delay_signal);
   Napi::Object t = Napi::Object::New(env);
   if (s.ice_connected_ms >= 0) t.Set("iceConnectedMs", s.ice_connected_ms);
   if (s.dtls_connected_ms >= 0) t.Set("dtlsConnectedMs", s.dtls_connected_ms);

@@ -16,6 +16,8 @@ namespace {
 constexpr int64_t kPeerKeyframeIntervalUs = 300000;  // PLI/FIR from one viewer: at most ~3/s
 constexpr guint kReportIntervalMs = 1000;
 constexpr int64_t kRtcpTimeoutUs = 20000000;
+constexpr int kOfferedTransportCcId = 3;             // viewer role: our extmap id for transport-cc
+constexpr int64_t kTwccFeedbackIntervalUs = 100000;  // transport-cc feedback at most every 100 ms
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -285,6 +287,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
   answer->bundle_mids.clear();
   bool video_done = false;
   bool audio_done = false;
+  twcc_ext_id_ = 0;  // negotiated again below
   bool data_channels_accepted = false;
   std::string video_problem;
   for (size_t i = 0; i < offer.media.size(); ++i) {
@@ -332,6 +335,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
           if (supported_feedback(fb)) c.rtcp_fb.push_back(fb);
           if (fb == "nack") nack_enabled_ = true;  // RFC 4585 4.2: only when negotiated
         }
+        accept_transport_cc(m, choice->rtcp_fb, &c, &a);
         codecs.push_back(c);
         video_pt_ = c.payload_type;
         direction = (m.direction.empty() || m.direction == "sendrecv" || m.direction == "recvonly")
@@ -361,7 +365,9 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
       // send the tone when the viewer can receive, and take its talk-back when it sends and a
       // sink is configured.
       RtpCodec c = *find_audio_codec(m, &audio_codec_);
-      c.rtcp_fb.clear();  // no audio feedback implemented (transport-cc, nack)
+      std::vector<std::string> offered_fb = std::move(c.rtcp_fb);
+      c.rtcp_fb.clear();  // no audio feedback but transport-cc (no audio NACK)
+      accept_transport_cc(m, offered_fb, &c, &a);
       codecs.push_back(c);
       audio_pt_ = c.payload_type;
       bool viewer_receives = m.direction.empty() || m.direction == "sendrecv" || m.direction == "recvonly";
@@ -681,7 +687,7 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
                                                                             : frame->pcma;
   // Opus runs a 48 kHz RTP clock, G.711 8 kHz (RFC 3551 4.5.14).
   uint32_t ts = audio_codec_ == AudioCodec::kOpus ? frame->rtp_timestamp : frame->rtp_timestamp / 6;
-  uint8_t buf[kRtpHeaderSize + 1500 + kSrtpMaxTrailer];
+  uint8_t buf[kRtpMaxHeaderSize + 1500 + kSrtpMaxTrailer];
   RtpHeader h;
   h.marker = !audio_started_;  // RFC 7587 4.1: first packet of a talkspurt
   audio_started_ = true;
@@ -689,15 +695,17 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
   h.sequence = audio_seq_++;
   h.timestamp = ts + audio_ts_offset_;
   h.ssrc = audio_ssrc_;
-  write_rtp_header(h, buf);
-  std::copy(payload.begin(), payload.end(), buf + kRtpHeaderSize);
-  size_t len = kRtpHeaderSize + payload.size();
+  stamp_transport_cc(&h);
+  size_t header_size = write_rtp_header(h, buf);
+  std::copy(payload.begin(), payload.end(), buf + header_size);
+  size_t len = header_size + payload.size();
   last_audio_ts_ = h.timestamp;
   last_audio_time_us_ = now_us();
   if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
     ++stats_.send_errors;
     return;
   }
+  sent_transport_cc(h, len);
   ++stats_.audio_packets_sent;
   audio_octets_ += payload.size();
 }
@@ -705,6 +713,7 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
 void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   auto h = parse_rtp_header(packet, size);
   if (!h || h->header_size > size) return;
+  if (twcc_ext_id_) note_transport_cc(packet, size, h->ssrc);
   if (offerer_ && depacketizer_ &&
       std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
     remote_video_ssrc_ = h->ssrc;
@@ -819,12 +828,13 @@ void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback do
       c.name = "H264";
       c.clock_rate = 90000;
       c.fmtp = std::string("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=") + plid;
-      c.rtcp_fb = {"nack", "nack pli", "ccm fir", "goog-remb"};
+      c.rtcp_fb = {"nack", "nack pli", "ccm fir", "goog-remb", "transport-cc"};
       v.codecs.push_back(c);
       v.formats.push_back(std::to_string(pt));
       offered_video_pts_.push_back(pt);
     }
     v.direction = "recvonly";
+    v.extmaps.push_back({kOfferedTransportCcId, "", kTransportCcUri});
     offer.media.push_back(std::move(v));
     depacketizer_ = std::make_unique<H264Depacketizer>([this](const AccessUnit& au) { on_access_unit(au); });
   }
@@ -836,7 +846,9 @@ void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback do
     c.clock_rate = 48000;
     c.channels = 2;
     c.fmtp = "minptime=10;useinbandfec=1";
+    c.rtcp_fb = {"transport-cc"};
     a.codecs.push_back(c);
+    a.extmaps.push_back({kOfferedTransportCcId, "", kTransportCcUri});
     a.formats.push_back("111");
     a.direction = options.audio;
     audio_pt_ = 111;
@@ -903,6 +915,13 @@ void PeerConnection::set_remote_answer(const std::string& sdp, std::function<voi
       h264 |= std::find(offered_video_pts_.begin(), offered_video_pts_.end(), c.payload_type) != offered_video_pts_.end();
     if (!h264) return done(PeerError{ErrorCode::kSdpUnsupported, "answer rejected: the camera answered no H.264 payload type we offered"});
   }
+  // transport-cc: the camera kept our header extension id and the feedback type.
+  for (auto& m : answer.media) {
+    bool ext = false, fb = false;
+    for (auto& e : m.extmaps) ext |= e.uri == kTransportCcUri && e.id == kOfferedTransportCcId;
+    for (auto& c : m.codecs) fb |= std::find(c.rtcp_fb.begin(), c.rtcp_fb.end(), "transport-cc") != c.rtcp_fb.end();
+    if (!m.rejected() && ext && fb) twcc_ext_id_ = kOfferedTransportCcId;
+  }
   for (auto& m : answer.media)
     if (m.kind == "application" && !m.rejected()) {
       data_channels_ = true;
@@ -923,7 +942,7 @@ void PeerConnection::set_remote_answer(const std::string& sdp, std::function<voi
 
 void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,
                                      bool retransmission) {
-  uint8_t buf[kRtpHeaderSize + 2 + 1500 + kSrtpMaxTrailer];
+  uint8_t buf[kRtpMaxHeaderSize + 2 + 1500 + kSrtpMaxTrailer];
   if (payload.data.size() > 1500) return;
   RtpHeader h;
   h.marker = payload.marker;
@@ -931,23 +950,25 @@ void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, ui
   h.sequence = seq;
   h.timestamp = ts;
   h.ssrc = ssrc_;
-  size_t offset = kRtpHeaderSize;
+  stamp_transport_cc(&h);
+  size_t offset = write_rtp_header(h, buf);
   if (retransmission && rtx_pt_ >= 0) {
     // RFC 4588 4: RTX payload = original sequence number + original payload.
     h.payload_type = static_cast<uint8_t>(rtx_pt_);
     h.sequence = rtx_seq_++;
     h.ssrc = rtx_ssrc_;
-    buf[kRtpHeaderSize] = static_cast<uint8_t>(seq >> 8);
-    buf[kRtpHeaderSize + 1] = static_cast<uint8_t>(seq & 0xff);
+    write_rtp_header(h, buf);
+    buf[offset] = static_cast<uint8_t>(seq >> 8);
+    buf[offset + 1] = static_cast<uint8_t>(seq & 0xff);
     offset += 2;
   }
-  write_rtp_header(h, buf);
   std::copy(payload.data.begin(), payload.data.end(), buf + offset);
   size_t len = offset + payload.data.size();
   if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
     ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
     return;
   }
+  sent_transport_cc(h, len);
   ++stats_.packets_sent;
   stats_.bytes_sent += len;
   if (retransmission) ++stats_.retransmitted;
@@ -964,7 +985,7 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
         for (const auto& b : p.reports) {
           if (b.ssrc != ssrc_) continue;
           stats_.fraction_lost = b.fraction_lost / 256.0;
-          if (!remb_seen_ && track_ && subscribed_) {
+          if (!remb_seen_ && twcc_.feedback_count() == 0 && track_ && subscribed_) {
             // Loss-based estimate when the viewer sends no REMB: back off under loss above
             // 10 %, grow slowly below 2 % (the shape of RFC 8836's loss-based controllers).
             if (estimate_kbps_ <= 0) estimate_kbps_ = track_->config().bitrate_kbps;
@@ -972,8 +993,7 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
             if (loss > 0.10) estimate_kbps_ = static_cast<int>(estimate_kbps_ * (1.0 - 0.5 * loss));
             else if (loss < 0.02) estimate_kbps_ = static_cast<int>(estimate_kbps_ * 1.05) + 1;
             estimate_kbps_ = std::clamp(estimate_kbps_, 30, 1000000);
-            stats_.estimated_kbps = estimate_kbps_;
-            track_->report_estimate(this, estimate_kbps_);
+            report_estimate();
           }
           stats_.jitter = b.jitter / 90.0;  // ms at 90 kHz
           if (b.last_sr) {
@@ -988,10 +1008,19 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
         // draft-alvestrand-rmcat-remb: the viewer's own estimate of what its path carries.
         if (p.remb_bitrate > 0) {
           remb_seen_ = true;
-          estimate_kbps_ = static_cast<int>(std::min<uint64_t>(p.remb_bitrate / 1000, 1000000));
-          stats_.estimated_kbps = estimate_kbps_;
-          if (track_ && subscribed_) track_->report_estimate(this, estimate_kbps_);
+          remb_kbps_ = static_cast<int>(std::min<uint64_t>(p.remb_bitrate / 1000, 1000000));
+          report_estimate();
         }
+        break;
+      case RtcpPacket::kTransportCc:
+        ++stats_.twcc_feedback_received;
+        if (!twcc_ext_id_) break;  // not negotiated: not ours to act on
+        twcc_.on_feedback(p.transport_cc, now);
+        report_estimate();
+        break;
+      case RtcpPacket::kMalformed:
+        ++stats_.twcc_feedback_errors;
+        KVS_DEBUG(config_.id, "RTCP ignored: %s", p.error.c_str());
         break;
       case RtcpPacket::kPli:
       case RtcpPacket::kFir: {
@@ -1020,6 +1049,79 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
   }
 }
 
+// --- Transport-wide congestion control (twcc.h, docs/engine.md "Rate control") ---
+
+// Negotiated for a section when the offer has the header extension with an id a one-byte header
+// can carry (1..14) and the codec offers transport-cc feedback; one id for the whole transport.
+void PeerConnection::accept_transport_cc(const MediaSection& offered, const std::vector<std::string>& offered_fb,
+                                         RtpCodec* codec, MediaSection* answer) {
+  if (std::find(offered_fb.begin(), offered_fb.end(), "transport-cc") == offered_fb.end()) return;
+  for (const auto& e : offered.extmaps) {
+    if (e.uri != kTransportCcUri || e.id < 1 || e.id > 14 || (twcc_ext_id_ && e.id != twcc_ext_id_)) continue;
+    if (!twcc_ext_id_ && !ice_ && track_) twcc_.reset(track_->config().bitrate_kbps);  // start where the encoder starts
+    twcc_ext_id_ = e.id;
+    codec->rtcp_fb.push_back("transport-cc");
+    answer->extmaps.push_back({e.id, "", kTransportCcUri});
+    return;
+  }
+}
+
+void PeerConnection::stamp_transport_cc(RtpHeader* h) {
+  h->transport_cc_id = twcc_ext_id_;
+  if (twcc_ext_id_) h->transport_sequence = twcc_.next_sequence();
+}
+
+void PeerConnection::sent_transport_cc(const RtpHeader& h, size_t bytes) {
+  if (h.transport_cc_id) twcc_.on_sent(h.transport_sequence, bytes, now_us());
+}
+
+void PeerConnection::note_transport_cc(const uint8_t* packet, size_t size, uint32_t ssrc) {
+  auto seq = read_transport_sequence(packet, size, twcc_ext_id_);
+  if (!seq) return;
+  int64_t now = now_us();
+  twcc_rx_.on_packet(*seq, now);
+  twcc_media_ssrc_ = ssrc;
+  if (now - last_twcc_feedback_us_ >= kTwccFeedbackIntervalUs) send_twcc_feedback();
+}
+
+void PeerConnection::send_twcc_feedback() {
+  if (!twcc_ext_id_ || !srtp_out_.ready()) return;
+  last_twcc_feedback_us_ = now_us();
+  TransportFeedback fb;
+  std::vector<uint8_t> buf;
+  // A backlog (a stalled loop) may take more than one packet; a few at most per call.
+  for (int i = 0; i < 4 && twcc_rx_.build_feedback(&fb); ++i) {
+    write_transport_feedback(1, twcc_media_ssrc_, fb, &buf);
+    if (buf.size() > 1400) continue;  // cannot happen with kMaxPerFeedback packets of <= 2 bytes + chunks
+    size_t len = buf.size();
+    buf.resize(len + kSrtpMaxTrailer);
+    if (srtp_out_.protect_rtcp(buf.data(), &len) && ice_->send(buf.data(), len)) ++stats_.twcc_feedback_sent;
+  }
+}
+
+// The estimate in force for this viewer: the lower of REMB and TWCC when the viewer sends
+// either, else the loss-based estimate from its receiver reports.
+void PeerConnection::report_estimate() {
+  int kbps = -1;
+  const char* source = "";
+  if (remb_kbps_ > 0) {
+    kbps = remb_kbps_;
+    source = "remb";
+  }
+  if (twcc_.feedback_count() > 0 && (kbps < 0 || twcc_.estimate_kbps() < kbps)) {
+    kbps = twcc_.estimate_kbps();
+    source = "twcc";
+  }
+  if (kbps < 0 && estimate_kbps_ > 0) {
+    kbps = estimate_kbps_;
+    source = "loss";
+  }
+  if (kbps < 0) return;
+  stats_.estimated_kbps = kbps;
+  stats_.estimate_source = source;
+  if (track_ && subscribed_) track_->report_estimate(this, kbps);
+}
+
 // RFC 3550 6.4.1: one SR per stream we send, its RTP time extrapolated to now.
 void PeerConnection::send_sender_report() {
   if (!srtp_out_.ready()) return;
@@ -1038,6 +1140,7 @@ void PeerConnection::send_sender_report() {
 gboolean PeerConnection::on_report_timer(gpointer p) {
   auto* self = static_cast<PeerConnection*>(p);
   self->send_sender_report();
+  self->send_twcc_feedback();
   // RTCP timeout (RFC 3550 6.3.5): a viewer that reported and then went silent for 20 s (5
   // reporting intervals) is gone, even if it never said goodbye (no DTLS close_notify).
   if (self->last_rtcp_us_ && self->state_ == PeerState::kConnected &&
@@ -1062,6 +1165,13 @@ PeerStats PeerConnection::stats() const {
   }
   s.srtp_profile = srtp_profile_;
   s.rtx = rtx_pt_ >= 0;
+  s.transport_cc = twcc_ext_id_ != 0;
+  if (twcc_.feedback_count() > 0) {
+    s.twcc_estimate_kbps = twcc_.estimate_kbps();
+    if (twcc_.acked_kbps() > 0) s.twcc_acked_kbps = twcc_.acked_kbps();
+    s.twcc_loss_fraction = twcc_.loss_fraction();
+    s.twcc_delay_signal = to_string(twcc_.signal());
+  }
   s.audio_samples_written = audio_sink_.samples_written();
   s.dtls_role = dtls_ ? (dtls_->is_client() ? "client" : "server") : "";
   if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);

@@ -16,6 +16,7 @@
 #include "sctp_transport.h"
 #include "sdp.h"
 #include "srtp_session.h"
+#include "twcc.h"
 #include "audio_track.h"
 #include "video_track.h"
 #include "wav_sink.h"
@@ -66,7 +67,14 @@ struct PeerStats {
   uint64_t video_packets_received = 0, video_packets_lost = 0;
   double first_frame_received_ms = -1;
   double rtt_ms = -1, fraction_lost = -1, jitter = -1;
-  int estimated_kbps = -1;  // REMB or loss-based estimate of this viewer's path
+  int estimated_kbps = -1;  // REMB, TWCC or loss-based estimate of this viewer's path
+  std::string estimate_source;  // which one is in force: "remb" | "twcc" | "loss" ("" = none yet)
+  // Transport-wide congestion control (twcc.h): negotiated, feedback counts, our estimate.
+  bool transport_cc = false;
+  uint64_t twcc_feedback_received = 0, twcc_feedback_errors = 0, twcc_feedback_sent = 0;
+  int twcc_estimate_kbps = -1, twcc_acked_kbps = -1;
+  double twcc_loss_fraction = -1;
+  std::string twcc_delay_signal;  // "normal" | "overuse" | "underuse" once feedback arrived
   double ice_connected_ms = -1, dtls_connected_ms = -1, first_frame_ms = -1;
 };
 
@@ -213,7 +221,22 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   uint32_t rtx_ssrc_ = 0;
   uint16_t rtx_seq_ = 0;
   bool remb_seen_ = false;
-  int estimate_kbps_ = 0;
+  int estimate_kbps_ = 0;  // loss-based, from receiver reports
+  int remb_kbps_ = -1;
+  // Transport-wide congestion control: the header extension id (0 = not negotiated; the
+  // transport-cc feedback type comes with it), our numbering + estimate, what we receive.
+  int twcc_ext_id_ = 0;
+  TwccSender twcc_;
+  TwccReceiver twcc_rx_;
+  uint32_t twcc_media_ssrc_ = 0;
+  int64_t last_twcc_feedback_us_ = 0;
+  void accept_transport_cc(const MediaSection& offered, const std::vector<std::string>& offered_fb, RtpCodec* codec,
+                           MediaSection* answer);
+  void stamp_transport_cc(RtpHeader* h);
+  void sent_transport_cc(const RtpHeader& h, size_t bytes);
+  void note_transport_cc(const uint8_t* packet, size_t size, uint32_t ssrc);
+  void send_twcc_feedback();
+  void report_estimate();  // the estimate in force to stats and the track
   std::string srtp_profile_;
   uint64_t session_version_ = 1;
 

@@ -1,5 +1,6 @@
 #include "rtp.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace kvs::rtc {
@@ -36,12 +37,190 @@ void parse_report_blocks(const uint8_t* p, size_t count, size_t avail, RtcpPacke
 
 }  // namespace
 
-void write_rtp_header(const RtpHeader& h, uint8_t* out) {
-  out[0] = 0x80;
+size_t write_rtp_header(const RtpHeader& h, uint8_t* out) {
+  bool ext = h.transport_cc_id >= 1 && h.transport_cc_id <= 14;
+  out[0] = ext ? 0x90 : 0x80;
   out[1] = static_cast<uint8_t>((h.marker ? 0x80 : 0) | (h.payload_type & 0x7f));
   wr16(out + 2, h.sequence);
   wr32(out + 4, h.timestamp);
   wr32(out + 8, h.ssrc);
+  if (!ext) return kRtpHeaderSize;
+  // RFC 8285 4.2: 0xBEDE, length 1 word; element ID | L=1 (two bytes), then one padding byte.
+  wr16(out + 12, 0xBEDE);
+  wr16(out + 14, 1);
+  out[16] = static_cast<uint8_t>(h.transport_cc_id << 4 | 1);
+  wr16(out + 17, h.transport_sequence);
+  out[19] = 0;
+  return kRtpMaxHeaderSize;
+}
+
+std::optional<uint16_t> read_transport_sequence(const uint8_t* packet, size_t size, int id) {
+  if (id < 1 || id > 255 || size < kRtpHeaderSize || !(packet[0] & 0x10)) return std::nullopt;
+  size_t off = kRtpHeaderSize + 4 * (packet[0] & 0x0f);
+  if (off + 4 > size) return std::nullopt;
+  uint16_t profile = rd16(packet + off);
+  size_t end = off + 4 + 4 * static_cast<size_t>(rd16(packet + off + 2));
+  if (end > size) return std::nullopt;
+  size_t p = off + 4;
+  if (profile == 0xBEDE) {  // RFC 8285 4.2: one-byte headers
+    while (p < end) {
+      if (packet[p] == 0) { ++p; continue; }  // padding
+      int el_id = packet[p] >> 4;
+      size_t len = (packet[p] & 0x0f) + 1u;
+      if (el_id == 15) break;  // reserved: stop
+      if (p + 1 + len > end) return std::nullopt;
+      if (el_id == id) return len == 2 ? std::optional<uint16_t>(rd16(packet + p + 1)) : std::nullopt;
+      p += 1 + len;
+    }
+  } else if ((profile & 0xfff0) == 0x1000) {  // RFC 8285 4.3: two-byte headers
+    while (p < end) {
+      if (packet[p] == 0) { ++p; continue; }
+      if (p + 2 > end) return std::nullopt;
+      int el_id = packet[p];
+      size_t len = packet[p + 1];
+      if (p + 2 + len > end) return std::nullopt;
+      if (el_id == id) return len == 2 ? std::optional<uint16_t>(rd16(packet + p + 2)) : std::nullopt;
+      p += 2 + len;
+    }
+  }
+  return std::nullopt;
+}
+
+bool parse_transport_feedback(const uint8_t* fci, size_t size, TransportFeedback* out, std::string* error) {
+  if (size < 8) {
+    *error = "transport-cc feedback shorter than its 8-byte header";
+    return false;
+  }
+  out->base_sequence = rd16(fci);
+  size_t count = rd16(fci + 2);
+  int32_t ref = (fci[4] << 16) | (fci[5] << 8) | fci[6];
+  if (ref & 0x800000) ref |= ~0xffffff;  // 24-bit signed
+  out->reference_time = ref;
+  out->feedback_count = fci[7];
+  out->packets.clear();
+  if (count == 0) {
+    *error = "transport-cc feedback with a packet status count of 0";
+    return false;
+  }
+  // Packet status chunks (draft section 3.1.1-3.1.4): symbols 0 = not received,
+  // 1 = received with a small delta, 2 = received with a large or negative delta.
+  std::vector<uint8_t> symbols;
+  symbols.reserve(count);
+  size_t p = 8;
+  while (symbols.size() < count) {
+    if (p + 2 > size) {
+      *error = "transport-cc feedback: packet status chunks end after " + std::to_string(symbols.size()) + " of " +
+               std::to_string(count) + " packets";
+      return false;
+    }
+    uint16_t chunk = rd16(fci + p);
+    p += 2;
+    size_t left = count - symbols.size();
+    if (!(chunk & 0x8000)) {  // run length chunk: T=0, S(2), run length(13)
+      uint8_t sym = (chunk >> 13) & 3;
+      size_t run = chunk & 0x1fff;
+      if (run == 0) {
+        *error = "transport-cc feedback: run length chunk with a run of 0";
+        return false;
+      }
+      symbols.insert(symbols.end(), std::min(run, left), sym);
+    } else if (!(chunk & 0x4000)) {  // status vector, 14 one-bit symbols
+      for (int i = 13; i >= 0 && left > 0; --i, --left) symbols.push_back((chunk >> i) & 1);
+    } else {  // status vector, 7 two-bit symbols
+      for (int i = 6; i >= 0 && left > 0; --i, --left) symbols.push_back((chunk >> (2 * i)) & 3);
+    }
+  }
+  out->packets.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    auto& pk = out->packets[i];
+    pk.sequence = static_cast<uint16_t>(out->base_sequence + i);
+    switch (symbols[i]) {
+      case 0:
+        break;
+      case 1:
+        if (p + 1 > size) {
+          *error = "transport-cc feedback: receive deltas end at packet " + std::to_string(i);
+          return false;
+        }
+        pk.received = true;
+        pk.delta = fci[p++];
+        break;
+      case 2:
+        if (p + 2 > size) {
+          *error = "transport-cc feedback: receive deltas end at packet " + std::to_string(i);
+          return false;
+        }
+        pk.received = true;
+        pk.delta = static_cast<int16_t>(rd16(fci + p));
+        p += 2;
+        break;
+      default:
+        *error = "transport-cc feedback: reserved status symbol 3 at packet " + std::to_string(i);
+        return false;
+    }
+  }
+  return true;
+}
+
+size_t write_transport_feedback(uint32_t sender_ssrc, uint32_t media_ssrc, const TransportFeedback& fb,
+                                std::vector<uint8_t>* out) {
+  const auto& pk = fb.packets;
+  size_t n = pk.size();
+  auto symbol = [&](size_t i) -> uint8_t {
+    if (!pk[i].received) return 0;
+    return pk[i].delta >= 0 && pk[i].delta <= 255 ? 1 : 2;
+  };
+  out->assign(20, 0);
+  std::vector<uint8_t>& o = *out;
+  for (size_t i = 0; i < n;) {
+    uint8_t s = symbol(i);
+    size_t run = 1;
+    while (i + run < n && run < 0x1fff && symbol(i + run) == s) ++run;
+    uint16_t chunk;
+    if (run >= 14) {
+      chunk = static_cast<uint16_t>(s << 13 | run);
+      i += run;
+    } else {
+      bool two_bit = false;
+      for (size_t k = i; k < std::min(n, i + 14); ++k) two_bit |= symbol(k) == 2;
+      if (two_bit) {
+        chunk = 0xc000;
+        for (size_t k = 0; k < 7; ++k)
+          if (i + k < n) chunk |= static_cast<uint16_t>(symbol(i + k) << (2 * (6 - k)));
+        i += 7;
+      } else {
+        chunk = 0x8000;
+        for (size_t k = 0; k < 14; ++k)
+          if (i + k < n) chunk |= static_cast<uint16_t>(symbol(i + k) << (13 - k));
+        i += 14;
+      }
+    }
+    o.push_back(static_cast<uint8_t>(chunk >> 8));
+    o.push_back(static_cast<uint8_t>(chunk & 0xff));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t s = symbol(i);
+    if (s == 1) o.push_back(static_cast<uint8_t>(pk[i].delta));
+    if (s == 2) {
+      o.push_back(static_cast<uint8_t>(static_cast<uint16_t>(pk[i].delta) >> 8));
+      o.push_back(static_cast<uint8_t>(pk[i].delta & 0xff));
+    }
+  }
+  while (o.size() % 4) o.push_back(0);
+  uint8_t* p = o.data();
+  p[0] = 0x80 | 15;
+  p[1] = kRTPFB;
+  wr16(p + 2, static_cast<uint16_t>(o.size() / 4 - 1));
+  wr32(p + 4, sender_ssrc);
+  wr32(p + 8, media_ssrc);
+  wr16(p + 12, fb.base_sequence);
+  wr16(p + 14, static_cast<uint16_t>(n));
+  uint32_t ref = static_cast<uint32_t>(fb.reference_time) & 0xffffff;
+  p[16] = static_cast<uint8_t>(ref >> 16);
+  p[17] = static_cast<uint8_t>(ref >> 8);
+  p[18] = static_cast<uint8_t>(ref);
+  p[19] = fb.feedback_count;
+  return o.size();
 }
 
 std::optional<RtpHeader> parse_rtp_header(const uint8_t* data, size_t size) {
@@ -122,6 +301,12 @@ bool parse_rtcp(const uint8_t* data, size_t size, std::vector<RtcpPacket>* out) 
         pkt.remb_bitrate = exp > 46 ? UINT64_MAX : static_cast<uint64_t>(mantissa) << exp;
         for (size_t i = 0; i < num && 8 + 4 * i + 4 <= fci_len; ++i)
           pkt.remb_ssrcs.push_back(rd32(fci + 8 + 4 * i));
+      } else if (type == kRTPFB && count == 15) {
+        // Padding (RFC 3550 6.4.1 P bit): the last byte counts the bytes to drop.
+        size_t pad = (data[0] & 0x20) ? data[len - 1] : 0;
+        if (pad > fci_len) pad = fci_len;
+        pkt.type = parse_transport_feedback(fci, fci_len - pad, &pkt.transport_cc, &pkt.error)
+                       ? RtcpPacket::kTransportCc : RtcpPacket::kMalformed;
       }
       out->push_back(std::move(pkt));
     }

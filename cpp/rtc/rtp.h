@@ -1,15 +1,21 @@
 // RTP (RFC 3550) headers and the RTCP packets the engine reads and writes:
 // SR/RR (RFC 3550 6.4), generic NACK (RFC 4585 6.2.1), PLI (RFC 4585 6.3.1),
-// FIR (RFC 5104 4.3.1), REMB (draft-alvestrand-rmcat-remb).
+// FIR (RFC 5104 4.3.1), REMB (draft-alvestrand-rmcat-remb), transport-wide congestion control
+// feedback and its RTP header extension (draft-holmer-rmcat-transport-wide-cc-extensions-01,
+// carried as an RFC 8285 one-byte header extension).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace kvs::rtc {
 
 constexpr size_t kRtpHeaderSize = 12;
+// With the transport-wide sequence number: 12 + 4 (RFC 8285 one-byte header) + 3 + 1 padding.
+constexpr size_t kRtpMaxHeaderSize = 20;
+constexpr const char* kTransportCcUri = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
 struct RtpHeader {
   bool marker = false;
@@ -18,12 +24,20 @@ struct RtpHeader {
   uint32_t timestamp = 0;
   uint32_t ssrc = 0;
   size_t header_size = kRtpHeaderSize;  // including CSRCs and extensions, when parsed
+  // Written when transport_cc_id is 1..14: the transport-wide sequence number as a one-byte
+  // header extension element with that id.
+  int transport_cc_id = 0;
+  uint16_t transport_sequence = 0;
 };
 
-// Writes a 12-byte header (no CSRC, no extension) at out[0..12).
-void write_rtp_header(const RtpHeader& h, uint8_t* out);
+// Writes the header (no CSRC) at out; returns its size: 12, or kRtpMaxHeaderSize with the
+// transport-wide sequence number.
+size_t write_rtp_header(const RtpHeader& h, uint8_t* out);
 // Parses a header; nullopt when the packet is too short or not version 2.
 std::optional<RtpHeader> parse_rtp_header(const uint8_t* data, size_t size);
+// The transport-wide sequence number in a packet's header extension element `id` (RFC 8285
+// one-byte or two-byte form); nullopt when absent or malformed.
+std::optional<uint16_t> read_transport_sequence(const uint8_t* packet, size_t size, int id);
 
 // RFC 7983 demultiplexing of what arrives on the ICE transport.
 enum class PacketClass { kStun, kDtls, kRtp, kRtcp, kUnknown };
@@ -39,9 +53,33 @@ struct ReportBlock {
   uint32_t delay_since_last_sr = 0;
 };
 
+// Transport-wide feedback (RTPFB FMT 15): one entry per packet from base_sequence on.
+struct TransportFeedback {
+  uint16_t base_sequence = 0;
+  int32_t reference_time = 0;  // 24-bit signed, multiples of 64 ms
+  uint8_t feedback_count = 0;  // fb pkt. count, wraps at 256
+  struct Packet {
+    uint16_t sequence = 0;
+    bool received = false;
+    int32_t delta = 0;  // received: 250 us ticks since the previous received packet (the first: since reference_time)
+  };
+  std::vector<Packet> packets;
+};
+constexpr int64_t kTransportDeltaUs = 250;
+constexpr int64_t kTransportReferenceUs = 64000;
+
+// Parses the FCI of a transport-wide feedback packet (after the media SSRC). false + *error
+// (what is wrong) when it is malformed.
+bool parse_transport_feedback(const uint8_t* fci, size_t size, TransportFeedback* out, std::string* error);
+// Writes a transport-wide feedback packet: run-length chunks for runs of 14 or more equal
+// symbols, else status vectors (1-bit when every delta is small). Deltas outside an int16 are
+// not representable: the caller splits there. Returns its size (a multiple of 4).
+size_t write_transport_feedback(uint32_t sender_ssrc, uint32_t media_ssrc, const TransportFeedback& fb,
+                                std::vector<uint8_t>* out);
+
 // One parsed RTCP packet of a compound packet.
 struct RtcpPacket {
-  enum Type { kSenderReport, kReceiverReport, kNack, kPli, kFir, kRemb, kOther } type = kOther;
+  enum Type { kSenderReport, kReceiverReport, kNack, kPli, kFir, kRemb, kTransportCc, kMalformed, kOther } type = kOther;
   uint32_t sender_ssrc = 0;
   uint32_t media_ssrc = 0;
   std::vector<ReportBlock> reports;       // SR/RR
@@ -49,6 +87,8 @@ struct RtcpPacket {
   std::vector<uint16_t> nack_sequences;   // NACK: every lost sequence number
   uint64_t remb_bitrate = 0;              // REMB, bits per second
   std::vector<uint32_t> remb_ssrcs;
+  TransportFeedback transport_cc;         // kTransportCc
+  std::string error;                      // kMalformed: what is wrong
 };
 
 // Parses a compound RTCP packet. Malformed packets stop the parse; what was read before stays.

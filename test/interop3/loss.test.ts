@@ -10,50 +10,14 @@
 import t, { type Test } from 'tap';
 import { sleep } from '../peers/viewer.js';
 import { DEBIAN_PYTHON, ProcessViewer, peerScript, type Json, type Message } from '../peers3/process-viewer.js';
-import type { IceCandidateInit, PeerStats, TrackStats } from '../../ts/native/index.js';
-import { connect, type EngineSide } from './session.js';
+import { connect } from './session.js';
+import { EngineProcess, fixture, nodeIn } from './engine-process.js';
 import { createNetnsPair, netnsUnavailable, type NetnsPair } from './netns.js';
-import { fileURLToPath } from 'node:url';
 
 const LOSS_PERCENT = 5;
 const LOSSY_MS = 10_000;
 const SETTLE_MS = 1_500;
 const REQUIRED_WITH_NACK = 0.95;
-
-const fixture = (name: string): string => fileURLToPath(new URL(`../peers3/${name}`, import.meta.url));
-const nodeIn = (ns: string): string[] => ['ip', 'netns', 'exec', ns, process.execPath, '--import', 'tsx'];
-
-/** The engine fixture seen as the engine side of connect(). */
-class EngineProcess implements EngineSide {
-  constructor(readonly proc: ProcessViewer) {}
-  async setRemoteOffer(sdp: string): Promise<string> {
-    const reply = this.proc.next('answer', 15_000);
-    this.proc.request({ type: 'offer', sdp });
-    const m = await reply;
-    if (m === null || typeof m['sdp'] !== 'string') throw new Error(`engine fixture gave no answer: ${this.proc.log.join(' | ')} ${this.proc.stderr()}`);
-    return m['sdp'];
-  }
-  addRemoteCandidate(c: IceCandidateInit): void {
-    this.proc.request({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null });
-  }
-  on(event: 'candidate' | 'state', cb: ((c: IceCandidateInit) => void) | ((s: string) => void)): this {
-    if (event === 'candidate') this.proc.onCandidate(cb as (c: IceCandidateInit) => void);
-    else this.proc.onState(cb as (s: string) => void);
-    return this;
-  }
-  async stats(): Promise<{ peer: PeerStats; track: TrackStats }> {
-    const reply = this.proc.next('stats');
-    this.proc.request({ type: 'stats' });
-    const m = await reply;
-    if (m === null) throw new Error('engine fixture gave no stats');
-    return { peer: m['peer'] as unknown as PeerStats, track: m['track'] as unknown as TrackStats };
-  }
-  async stopTrack(): Promise<void> {
-    const reply = this.proc.next('track-stopped');
-    this.proc.request({ type: 'stop-track' });
-    await reply;
-  }
-}
 
 interface Report {
   complete: number;

@@ -158,8 +158,21 @@ export interface PeerStats {
   rttMs?: number;
   fractionLost?: number;
   jitter?: number;
-  /** This viewer's path estimate (REMB, or loss-based from receiver reports), kbps. */
+  /** This viewer's path estimate in force (see estimateSource), kbps. */
   estimatedBitrateKbps?: number;
+  /** Which estimate is in force: the lower of REMB and TWCC when the viewer sends either, else loss-based from receiver reports. */
+  estimateSource?: 'remb' | 'twcc' | 'loss';
+  /** Transport-wide congestion control negotiated (header extension + transport-cc feedback). */
+  transportCc: boolean;
+  /** Transport-cc feedback packets received (well-formed), refused as malformed, and sent (for what we receive). */
+  twccFeedbackReceived: number;
+  twccFeedbackErrors: number;
+  twccFeedbackSent: number;
+  /** From the viewer's transport-cc feedback: our estimate, the acknowledged bitrate (kbps), the loss fraction, the delay-gradient signal. */
+  twccEstimateKbps?: number;
+  twccAckedKbps?: number;
+  twccLossFraction?: number;
+  twccDelaySignal?: 'normal' | 'overuse' | 'underuse';
   /** Milliseconds from setRemoteOffer to each phase. */
   timing: { iceConnectedMs?: number; dtlsConnectedMs?: number; firstFrameSentMs?: number; firstFrameReceivedMs?: number };
 }
