@@ -701,11 +701,12 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
   size_t len = header_size + payload.size();
   last_audio_ts_ = h.timestamp;
   last_audio_time_us_ = now_us();
-  if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
+  bool protected_ok = srtp_out_.protect_rtp(buf, &len);
+  if (protected_ok) sent_transport_cc(h, len);  // as for video: a refused send is a loss
+  if (!protected_ok || !ice_->send(buf, len)) {
     ++stats_.send_errors;
     return;
   }
-  sent_transport_cc(h, len);
   ++stats_.audio_packets_sent;
   audio_octets_ += payload.size();
 }
@@ -964,11 +965,13 @@ void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, ui
   }
   std::copy(payload.data.begin(), payload.data.end(), buf + offset);
   size_t len = offset + payload.data.size();
-  if (!srtp_out_.protect_rtp(buf, &len) || !ice_->send(buf, len)) {
+  bool protected_ok = srtp_out_.protect_rtp(buf, &len);
+  // Numbered, so recorded even when the socket refuses it: lost to the viewer all the same.
+  if (protected_ok) sent_transport_cc(h, len);
+  if (!protected_ok || !ice_->send(buf, len)) {
     ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
     return;
   }
-  sent_transport_cc(h, len);
   ++stats_.packets_sent;
   stats_.bytes_sent += len;
   if (retransmission) ++stats_.retransmitted;

@@ -180,9 +180,11 @@ void TwccSender::update_rate(int64_t now_us) {
       last_decrease_us_ = now_us;
     }
   } else if (signal_ == Signal::kOveruse) {
-    // Queues grow: back off below what actually arrived.
+    // Queues grow: back off below what actually arrived. An encoder that sends far less than
+    // its target (a still scene) halves the estimate at most, so one overuse does not pin it
+    // to what a still scene needed.
     if (may_decrease) {
-      double base = acked_bps_ > 0 ? std::min(acked_bps_, estimate_bps_) : estimate_bps_;
+      double base = acked_bps_ > 0 ? std::min(std::max(acked_bps_, 0.5 * estimate_bps_), estimate_bps_) : estimate_bps_;
       estimate_bps_ = 0.85 * base;
       last_decrease_us_ = now_us;
     }

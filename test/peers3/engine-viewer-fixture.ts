@@ -1,0 +1,86 @@
+// The engine as a viewer (viewer role: it offers recvonly H.264, with transport-cc) in a child
+// process, so a test can run it inside a network namespace
+// (`ip netns exec NS node --import tsx test/peers3/engine-viewer-fixture.ts '<json options>'`).
+// JSON lines, the ProcessViewer protocol. Out: {type:'offer'}, {type:'candidate'},
+// {type:'state'}, {type:'frame', keyframe} per complete access unit received (from the engine's
+// own depacketizer counts), {type:'stats', peer} on request. In: {type:'answer'},
+// {type:'candidate'}, {type:'stats'}, {type:'close'}.
+import { createInterface } from 'node:readline';
+import { PeerConnection } from '../../ts/native/index.js';
+import type { PeerConnectionOptions } from '../../ts/native/index.js';
+
+const options = JSON.parse(process.argv[2] ?? '{}') as { pc?: PeerConnectionOptions };
+const out = (msg: object): void => {
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
+};
+
+const pc = new PeerConnection({ id: 'engine-viewer', iceServers: [], ...options.pc });
+pc.on('candidate', (c) => out({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }));
+pc.on('state', (s) => out({ type: 'state', state: s }));
+pc.on('error', (e) => out({ type: 'error', message: String(e) }));
+
+// Frames as the engine counts them, reported one message each.
+let frames = 0;
+let keyframes = 0;
+const poll = setInterval(() => {
+  void pc.getStats().then((s) => {
+    for (; frames < s.framesReceived; frames++) {
+      const keyframe = keyframes < s.keyframesReceived;
+      if (keyframe) keyframes++;
+      out({ type: 'frame', keyframe });
+    }
+  }, () => undefined);
+}, 100);
+
+let closing = false;
+function shutdown(): void {
+  if (closing) return;
+  closing = true;
+  clearInterval(poll);
+  pc.close();
+  out({ type: 'closed' });
+  setTimeout(() => process.exit(0), 100);
+}
+
+interface In {
+  type?: string;
+  sdp?: string;
+  candidate?: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('close', shutdown);
+lines.on('line', (line) => {
+  let msg: In;
+  try {
+    msg = JSON.parse(line) as In;
+  } catch {
+    out({ type: 'error', message: 'bad json line' });
+    return;
+  }
+  void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
+});
+
+async function handle(msg: In): Promise<void> {
+  switch (msg.type) {
+    case 'answer':
+      await pc.setRemoteAnswer(msg.sdp ?? '');
+      return;
+    case 'candidate':
+      if (!msg.candidate) return;
+      pc.addRemoteCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid ?? null, sdpMLineIndex: msg.sdpMLineIndex ?? null });
+      return;
+    case 'stats':
+      out({ type: 'stats', peer: await pc.getStats() });
+      return;
+    case 'close':
+      shutdown();
+      return;
+    default:
+      out({ type: 'error', message: `unknown message ${String(msg.type)}` });
+  }
+}
+
+out({ type: 'offer', sdp: await pc.createOffer({ video: true }) });
