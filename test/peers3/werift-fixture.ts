@@ -2,25 +2,18 @@
 // (`ip netns exec NS node --import tsx test/peers3/werift-fixture.ts`). It offers recvonly H.264
 // (werift's default feedback: nack, nack pli, goog-remb) and counts complete access units with
 // AuAssembler, which waits for retransmitted packets. werift's receiver sends NACKs for gaps.
-// With --twcc it also offers transport-wide congestion control (the header extension and
-// transport-cc feedback; werift then sends transport-cc feedback for what it receives).
 // JSON lines. Out: {type:'offer'}, {type:'candidate'}, {type:'state'}, {type:'frame', keyframe}
 // per completed access unit (keyframe: IDR with SPS/PPS first), {type:'report', ...} on request.
 // In: {type:'answer'}, {type:'candidate'}, {type:'report'}, {type:'close'}.
 import { createInterface } from 'node:readline';
-import { RTCPeerConnection, useH264, useNACK, usePLI, useREMB, useTransportWideCC, useTWCC } from 'werift';
+import { RTCPeerConnection, useH264 } from 'werift';
 import { AuAssembler } from './au-assembler.js';
 
 const out = (msg: object): void => {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
 };
 
-const twcc = process.argv.includes('--twcc');
-const pc = new RTCPeerConnection(
-  twcc
-    ? { codecs: { video: [useH264({ rtcpFeedback: [useNACK(), usePLI(), useREMB(), useTWCC()] })] }, headerExtensions: { video: [useTransportWideCC()] } }
-    : { codecs: { video: [useH264()] } },
-);
+const pc = new RTCPeerConnection({ codecs: { video: [useH264()] } });
 const assembler = new AuAssembler();
 let payloadType: number | undefined;
 let otherPayloadTypes = 0;
