@@ -1,7 +1,9 @@
 // `kvs-edge view`: connect to a KVS channel as a VIEWER with the native engine (the HIL view of
 // a camera) and report what arrived: time to first frame with its phases, frames, keyframes,
 // fps, bitrate, loss, RTT.
-import { EnvCredentialsProvider, StaticCredentialsProvider } from '../kvs/index.js';
+import { ControlPlane, EnvCredentialsProvider, StaticCredentialsProvider, type CredentialsProvider } from '../kvs/index.js';
+import { controlPlaneViewerConfig, startWebServer } from '../web/server.js';
+import { waitForSignal } from './run.js';
 import type { PeerStats } from '../native/index.js';
 import { NativeViewer, type ViewWindow } from '../hil/native-viewer.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from './command.js';
@@ -20,6 +22,10 @@ Options:
   --client-id ID        viewer client id (default: kvs-edge-view-<random>)
   --duration S          seconds to watch after the answer (default 10)
   --json                print one JSON object instead of text
+  --web                 instead: serve the browser viewer page (the KVS JS SDK, served
+                        locally) for this channel on 127.0.0.1 and print its URL; the page
+                        signs with the credentials above. Runs until Ctrl-C.
+  --port N              the page's port with --web (default 8080, a free one if taken)
 Exit codes: 0 frames arrived, 1 no answer / no frames / connection failed, 2 usage error.
 `;
 
@@ -32,10 +38,12 @@ interface ViewArgs {
   clientId: string;
   durationS: number;
   json: boolean;
+  web: boolean;
+  port: number;
 }
 
 function parse(argv: string[], env: NodeJS.ProcessEnv): ViewArgs | 'help' {
-  const out: Partial<ViewArgs> = { region: env.AWS_REGION ?? 'us-west-2', durationS: 10, json: false,
+  const out: Partial<ViewArgs> = { region: env.AWS_REGION ?? 'us-west-2', durationS: 10, json: false, web: false, port: 8080,
     clientId: `kvs-edge-view-${Math.random().toString(36).slice(2, 10)}` };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -60,6 +68,13 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): ViewArgs | 'help' {
         break;
       }
       case '--json': out.json = true; break;
+      case '--web': out.web = true; break;
+      case '--port': {
+        const p = Number(need());
+        if (!Number.isInteger(p) || p < 0 || p > 65535) throw new UsageError(`--port needs a port number in [0, 65535], got "${v}"`);
+        out.port = p;
+        break;
+      }
       default: throw new UsageError(`unknown option "${a}"`);
     }
   }
@@ -89,10 +104,14 @@ export interface ViewReport {
   audioPackets: number;
 }
 
-export async function view(args: ViewArgs): Promise<ViewReport> {
-  const credentials = args.accessKey && args.secretKey
+function credentialsOf(args: ViewArgs): CredentialsProvider {
+  return args.accessKey && args.secretKey
     ? new StaticCredentialsProvider({ accessKeyId: args.accessKey, secretAccessKey: args.secretKey })
     : new EnvCredentialsProvider();
+}
+
+export async function view(args: ViewArgs): Promise<ViewReport> {
+  const credentials = credentialsOf(args);
   const v = await NativeViewer.connect({ channel: args.channel, region: args.region, credentials, clientId: args.clientId, ...(args.endpoint ? { endpoint: args.endpoint } : {}) });
   try {
     if (v.answerMs === undefined) return report(args, await v.stats(), undefined);
@@ -151,6 +170,27 @@ function print(io: CliIO, r: ViewReport, json: boolean): void {
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** `--web`: the browser viewer page for the channel, until a signal. */
+async function serveWeb(args: ViewArgs, io: CliIO): Promise<number> {
+  const credentials = credentialsOf(args);
+  const cp = new ControlPlane({ region: args.region, channelName: args.channel, credentials, ...(args.endpoint ? { endpoint: args.endpoint } : {}) });
+  try {
+    const { wss } = await cp.getEndpoints('VIEWER');
+    const web = await startWebServer({
+      port: args.port,
+      fallbackToFreePort: true,
+      signalingOrigin: new URL(wss).origin,
+      viewerConfig: controlPlaneViewerConfig(cp, args.channel, credentials),
+    });
+    io.stdout.write(`viewer page for channel ${args.channel}: ${web.url}\n(Ctrl-C to stop)\n`);
+    await waitForSignal();
+    await web.close();
+    return EXIT_OK;
+  } finally {
+    cp.close();
+  }
+}
+
 export const viewCommand: CliCommand = {
   name: 'view',
   summary: 'connect to a channel as a viewer and report what arrives',
@@ -161,6 +201,7 @@ export const viewCommand: CliCommand = {
       io.stdout.write(help);
       return EXIT_OK;
     }
+    if (args.web) return serveWeb(args, io);
     const r = await view(args);
     print(io, r, args.json);
     return r.frames > 0 ? EXIT_OK : EXIT_FAILURE;

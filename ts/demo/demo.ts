@@ -13,7 +13,7 @@ import { startLocalService, type LocalKvsService } from '../local/index.js';
 import { Logger, type LogLevel } from '../log/logger.js';
 import { RemoteControl } from '../remote/remote-control.js';
 import { Device } from '../runtime/device.js';
-import { listenWithFallback, startWebServer } from '../web/server.js';
+import { controlPlaneViewerConfig, listenWithFallback, startWebServer } from '../web/server.js';
 
 export const DEMO_DEVICE_ID = 'demo-camera';
 export const DEMO_CHANNEL = 'kvs-edge-demo';
@@ -138,18 +138,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       port: options.port ?? 8080,
       fallbackToFreePort: true,
       signalingOrigin: local.wssEndpoint,
-      async viewerConfig(clientId) {
-        const ep = await cp.getEndpoints('VIEWER');
-        return {
-          channelName: DEMO_CHANNEL,
-          channelArn: ep.channelArn,
-          channelEndpoint: ep.wss,
-          region: local.region,
-          clientId,
-          credentials: local.credentials,
-          iceServers: await cp.getIceServers('VIEWER', clientId),
-        };
-      },
+      viewerConfig: controlPlaneViewerConfig(cp, DEMO_CHANNEL, new StaticCredentialsProvider(local.credentials)),
     });
     undo.push(() => web.close());
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import type { ControlPlane, CredentialsProvider } from '../kvs/index.js';
 
 /** What the page needs to connect as a KVS viewer (the answer of GET /config.json). */
 export interface ViewerConfig {
@@ -31,6 +32,27 @@ export interface WebServerOptions {
   signalingOrigin: string;
   /** Builds the page's configuration for a new viewer. */
   viewerConfig(clientId: string): Promise<ViewerConfig>;
+}
+
+/**
+ * The page's configuration from the channel's control plane, as a KVS viewer app gets it: the
+ * channel ARN and signaling endpoint for the VIEWER role, ICE servers for this client, and the
+ * credentials the page signs with (the page runs on loopback, for the person running it).
+ */
+export function controlPlaneViewerConfig(cp: ControlPlane, channelName: string, credentials: CredentialsProvider): (clientId: string) => Promise<ViewerConfig> {
+  return async (clientId) => {
+    const ep = await cp.getEndpoints('VIEWER');
+    const c = await credentials.getCredentials();
+    return {
+      channelName,
+      channelArn: ep.channelArn,
+      channelEndpoint: ep.wss,
+      region: cp.region,
+      clientId,
+      credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) },
+      iceServers: await cp.getIceServers('VIEWER', clientId),
+    };
+  };
 }
 
 export interface WebServer {
