@@ -2,62 +2,31 @@
 // mosquitto, `kvs-edge run --local` (its own local KVS service), native viewers. The report must
 // show each step done and what the viewers saw: frames, the bitrate falling after set-bitrate, a
 // requested keyframe, a kicked viewer that stops receiving while the others go on.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { startBroker } from '../remote/fixtures/broker.js';
+import { cliReady as ready, kvsEdge as start, startLocalCamera } from '../runtime/fixtures/local-camera.js';
 import type { ScenarioReport } from '../../ts/hil/scenario.js';
-
-const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'bin', 'kvs-edge.js');
-const ready = existsSync(join(root, 'dist', 'cli', 'main.js')) && existsSync(join(root, 'build', 'Release', 'kvs_edge.node'));
-
-interface Proc {
-  out: () => string;
-  err: () => string;
-  exit: Promise<number | null>;
-  kill: (sig: NodeJS.Signals) => void;
-}
-
-function start(args: string[]): Proc {
-  const p = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env['PATH'] }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
-  return { out: () => out, err: () => err, exit, kill: (sig) => { if (p.exitCode === null && p.signalCode === null) p.kill(sig); } };
-}
 
 t.test('the HIL scenario passes against a local camera and reports what the viewers saw', { skip: !ready && 'needs dist/ and the addon (npm run setup)', timeout: 240_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kvs-hil-'));
   const broker = await startBroker();
-  const cfg = join(dir, 'cam.json');
-  writeFileSync(cfg, JSON.stringify({
+  t.teardown(async () => {
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cam = await startLocalCamera(t, {
     deviceId: 'hil-cam-1',
     channel: { name: 'hil-chan' },
     // A long GOP, so the keyframe step can tell a requested keyframe from a periodic one.
     video: { width: 640, height: 480, fps: 30, keyframeInterval: 600, bitrate: { minKbps: 50, startKbps: 1200, maxKbps: 2000 } },
     mqtt: { enabled: true, url: broker.url, telemetryIntervalSec: 1 },
-    logging: { format: 'json' },
-  }));
-  const cam = start(['run', '--config', cfg, '--local']);
-  t.teardown(async () => {
-    cam.kill('SIGKILL');
-    await broker.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
-  for (const end = Date.now() + 30_000; !cam.out().includes('\n') || !cam.err().includes('"device started"');) {
-    if (Date.now() > end) throw new Error(`camera did not start: ${cam.out()} ${cam.err()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const local = (JSON.parse(cam.out().split('\n')[0]!) as { local: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } } }).local;
   const json = join(dir, 'report.json');
   const tapFile = join(dir, 'report.tap');
-  const hil = start(['hil', '--device', 'hil-cam-1', '--channel', 'hil-chan', '--url', broker.url, '--endpoint', local.endpoint, '--region', local.region,
-    '--access-key', local.credentials.accessKeyId, '--secret-key', local.credentials.secretAccessKey, '--viewers', '3', '--window', '3',
+  const hil = start(['hil', '--device', 'hil-cam-1', '--channel', 'hil-chan', '--url', broker.url, ...cam.viewerArgs, '--viewers', '3', '--window', '3',
     '--json', json, '--tap', tapFile]);
   const code = await hil.exit;
   t.equal(code, 0, `hil exits 0 (stderr: ${hil.err().slice(-1500)})`);
@@ -88,8 +57,7 @@ t.test('the HIL scenario passes against a local camera and reports what the view
   t.match(tap, /^1\.\.7$/m);
   t.notMatch(tap, /^not ok/m, 'the TAP report has no failures');
   t.equal(tap.match(/^ok \d+ - /gm)?.length, 7);
-  cam.kill('SIGTERM');
-  await cam.exit;
+  await cam.stop();
 });
 
 t.test('hil: usage errors exit 2 and name the option', { skip: !ready && 'needs dist/', timeout: 30_000 }, async (t) => {
