@@ -8,6 +8,7 @@
 #include "peer_connection_wrap.h"
 #include "audio_track_wrap.h"
 #include "video_track_wrap.h"
+#include "media_tools.h"
 
 namespace kvs::addon {
 namespace {
@@ -50,6 +51,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   PeerConnectionWrap::init(env, exports);
   VideoTrackWrap::init(env, exports);
   AudioTrackWrap::init(env, exports);
+  init_media_tools(env, exports);
   exports.Set("setLogLevel", Napi::Function::New(env, set_log_level));
   exports.Set("certificateFingerprint", Napi::Function::New(env, certificate_fingerprint));
   return exports;

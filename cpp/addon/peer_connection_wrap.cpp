@@ -427,6 +427,11 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("dataBytesReceived", static_cast<double>(s.data_bytes_received));
   num("framesReceived", static_cast<double>(s.frames_received));
   num("keyframesReceived", static_cast<double>(s.keyframes_received));
+  if (s.glass_to_glass_samples > 0) {
+    num("glassToGlassMs", s.glass_to_glass_ms);
+    num("glassToGlassMeanMs", s.glass_to_glass_sum_ms / static_cast<double>(s.glass_to_glass_samples));
+    num("glassToGlassSamples", static_cast<double>(s.glass_to_glass_samples));
+  }
   num("videoBytesReceived", static_cast<double>(s.video_bytes_received));
   num("incompleteFrames", static_cast<double>(s.incomplete_frames));
   num("videoPacketsReceived", static_cast<double>(s.video_packets_received));

@@ -16,6 +16,12 @@ int int_option(Napi::Env env, const Napi::Object& o, const char* name, int fallb
   return static_cast<int>(d);
 }
 
+std::string string_option(Napi::Env env, const Napi::Object& o, const char* name, const std::string& fallback) {
+  if (!o.Has(name) || o.Get(name).IsUndefined()) return fallback;
+  if (!o.Get(name).IsString()) throw_type_error(env, std::string("VideoTrack: ") + name + " must be a string");
+  return o.Get(name).As<Napi::String>().Utf8Value();
+}
+
 }  // namespace
 
 void VideoTrackWrap::init(Napi::Env env, Napi::Object exports) {
@@ -52,6 +58,27 @@ VideoTrackWrap::VideoTrackWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
       if (!argv.Get(i).IsString()) throw_type_error(env, "VideoTrack: command must be an array of strings (argv, no shell)");
       config.command.push_back(argv.Get(i).As<Napi::String>().Utf8Value());
     }
+  }
+  config.pipe_format = string_option(env, o, "pipeFormat", config.pipe_format);
+  config.device = string_option(env, o, "device", config.device);
+  config.capture_format = string_option(env, o, "captureFormat", config.capture_format);
+  config.encoder = string_option(env, o, "encoder", config.encoder);
+  config.encoder_device = string_option(env, o, "encoderDevice", config.encoder_device);
+  if (o.Has("encoderQuirks") && !o.Get("encoderQuirks").IsUndefined()) {
+    if (!o.Get("encoderQuirks").IsArray()) throw_type_error(env, "VideoTrack: encoderQuirks must be an array of strings");
+    Napi::Array q = o.Get("encoderQuirks").As<Napi::Array>();
+    for (uint32_t i = 0; i < q.Length(); ++i) {
+      if (!q.Get(i).IsString()) throw_type_error(env, "VideoTrack: encoderQuirks must be an array of strings");
+      config.encoder_quirks.push_back(q.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  config.encoder_cid_bitrate = static_cast<uint32_t>(int_option(env, o, "encoderBitrateCid", 0));
+  config.encoder_cid_idr_period = static_cast<uint32_t>(int_option(env, o, "encoderIdrPeriodCid", 0));
+  config.encoder_width_align = int_option(env, o, "encoderWidthAlign", 0);
+  config.encoder_height_align = int_option(env, o, "encoderHeightAlign", 0);
+  if (o.Has("captureTimestamps") && !o.Get("captureTimestamps").IsUndefined()) {
+    if (!o.Get("captureTimestamps").IsBoolean()) throw_type_error(env, "VideoTrack: captureTimestamps must be a boolean");
+    config.capture_timestamps = o.Get("captureTimestamps").As<Napi::Boolean>();
   }
   config.width = int_option(env, o, "width", config.width);
   config.height = int_option(env, o, "height", config.height);
@@ -102,8 +129,16 @@ Napi::Value VideoTrackWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("subscribers", Napi::Number::New(env, static_cast<double>(s.subscribers)));
   o.Set("bitrateKbps", Napi::Number::New(env, s.pipeline.bitrate_kbps));
   o.Set("targetBitrateKbps", Napi::Number::New(env, track_->target_kbps()));
-  o.Set("width", Napi::Number::New(env, c.width));
-  o.Set("height", Napi::Number::New(env, c.height));
+  o.Set("width", Napi::Number::New(env, s.pipeline.width ? s.pipeline.width : c.width));
+  o.Set("height", Napi::Number::New(env, s.pipeline.height ? s.pipeline.height : c.height));
+  o.Set("encoder", Napi::String::New(env, s.pipeline.encoder));
+  o.Set("encoderReason", Napi::String::New(env, s.pipeline.encoder_reason));
+  if (!s.pipeline.encoder_device.empty()) o.Set("encoderDevice", Napi::String::New(env, s.pipeline.encoder_device));
+  o.Set("source", Napi::String::New(env, s.pipeline.source));
+  o.Set("sourceRestarts", Napi::Number::New(env, static_cast<double>(s.pipeline.source_restarts)));
+  o.Set("sourceFramesDropped", Napi::Number::New(env, static_cast<double>(s.pipeline.source_dropped)));
+  o.Set("encodeErrors", Napi::Number::New(env, static_cast<double>(s.pipeline.encode_errors)));
+  o.Set("captureTimestamps", Napi::Boolean::New(env, c.capture_timestamps));
   o.Set("fps", Napi::Number::New(env, c.fps));
   return o;
 }

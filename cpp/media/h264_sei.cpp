@@ -1,6 +1,10 @@
 #include "h264_sei.h"
 
+#include <time.h>
+
 #include <cstring>
+
+#include "annexb.h"
 
 namespace kvs::media {
 
@@ -101,6 +105,36 @@ bool find_timestamp_sei(const uint8_t* nal, size_t size, uint64_t* timestamp_us)
     return true;
   }
   return false;
+}
+
+bool insert_timestamp_sei(std::vector<uint8_t>* au, uint64_t timestamp_us) {
+  const uint8_t* base = au->data();
+  for (const NalUnit& n : split_annexb(base, au->size())) {
+    const uint8_t t = n.type();
+    if (t < kNalSlice || t > kNalIdr) continue;
+    // Back up over the start code (3 or 4 bytes) in front of this NAL unit.
+    size_t at = static_cast<size_t>(n.data - base) - 3;
+    if (at > 0 && base[at - 1] == 0) --at;
+    std::vector<uint8_t> sei{0, 0, 0, 1};
+    const std::vector<uint8_t> nal = make_timestamp_sei_nal(timestamp_us);
+    sei.insert(sei.end(), nal.begin(), nal.end());
+    au->insert(au->begin() + static_cast<std::ptrdiff_t>(at), sei.begin(), sei.end());
+    return true;
+  }
+  return false;
+}
+
+int64_t wall_clock_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t monotonic_to_wall_us(int64_t monotonic_us) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const int64_t mono_now = int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  return wall_clock_us() - (mono_now - monotonic_us);
 }
 
 }  // namespace kvs::media

@@ -30,4 +30,13 @@ std::vector<uint8_t> make_timestamp_sei_nal(uint64_t timestamp_us);
 // Finds kvs-edge's timestamp in an SEI NAL unit.
 bool find_timestamp_sei(const uint8_t* nal, size_t size, uint64_t* timestamp_us);
 
+// Puts a start code + make_timestamp_sei_nal(timestamp_us) in front of the first slice NAL unit
+// of an Annex-B access unit (after any AUD/SPS/PPS). Returns false (buffer unchanged) when it
+// holds no slice.
+bool insert_timestamp_sei(std::vector<uint8_t>* annexb, uint64_t timestamp_us);
+// The wall-clock time (us since the epoch) of a CLOCK_MONOTONIC time in us.
+int64_t monotonic_to_wall_us(int64_t monotonic_us);
+// The wall clock now, us since the epoch.
+int64_t wall_clock_us();
+
 }  // namespace kvs::media

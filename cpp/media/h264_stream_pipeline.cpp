@@ -1,8 +1,9 @@
 // Passthrough pipelines for sources that already give H.264 Annex-B: a file (looped, paced at
-// the configured rate) or a command's stdout (e.g. `rpicam-vid --codec h264 -o -`, or a
+// the configured rate), a command's stdout (e.g. `rpicam-vid --codec h264 -o -`, or a
 // GStreamer `... ! h264parse ! fdsink` pipeline), started without a shell and restarted with
-// backoff when it exits. Access units come from the streaming AnnexBParser (SPS/PPS put in
-// front of IDRs that lack them). A keyframe request cannot reach these sources: it is counted.
+// backoff when it exits, or a V4L2 camera that captures H.264 (reopened when it fails). Access
+// units come from the streaming AnnexBParser (SPS/PPS put in front of IDRs that lack them). A
+// keyframe request cannot reach these sources: it is counted.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,9 +21,9 @@
 #include <thread>
 
 #include "annexb_parser.h"
+#include "child_process.h"
+#include "pipeline_internal.h"
 #include "video_pipeline.h"
-
-extern char** environ;
 
 namespace kvs::media {
 namespace {
@@ -35,8 +36,19 @@ int64_t monotonic_us() {
 
 class H264StreamPipeline final : public VideoPipeline {
  public:
-  H264StreamPipeline(const VideoConfig& c, FrameCallback cb) : config_(c), on_frame_(std::move(cb)) {
+  H264StreamPipeline(const VideoConfig& c, FrameCallback cb, std::unique_ptr<V4l2Capture> capture = nullptr)
+      : config_(c), on_frame_(std::move(cb)), capture_(std::move(capture)) {
     bitrate_ = c.bitrate_kbps;
+    if (capture_) {
+      config_.width = capture_->width();
+      config_.height = capture_->height();
+      source_ = "v4l2 " + c.device + " (" + capture_->driver() + ") H264 " + std::to_string(config_.width) + "x" +
+                std::to_string(config_.height);
+    } else if (c.source == "file") {
+      source_ = "file \"" + c.path + "\" H264";
+    } else {
+      source_ = "pipe \"" + c.command[0] + "\" h264";
+    }
   }
   ~H264StreamPipeline() override { stop(); }
 
@@ -44,14 +56,17 @@ class H264StreamPipeline final : public VideoPipeline {
     std::lock_guard<std::mutex> lock(mutex_);
     if (thread_.joinable()) return;
     stopping_ = false;
-    thread_ = std::thread([this] { config_.source == "file" ? run_file() : run_pipe(); });
+    thread_ = std::thread([this] {
+      if (config_.source == "file") run_file();
+      else if (capture_) run_v4l2();
+      else run_pipe();
+    });
   }
 
   void stop() override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
-      if (child_ > 0) kill(child_, SIGTERM);
     }
     wake_.notify_all();
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -68,6 +83,13 @@ class H264StreamPipeline final : public VideoPipeline {
     s.bytes_encoded = bytes_;
     s.keyframe_requests = keyframe_requests_;
     s.bitrate_kbps = bitrate_;
+    s.encoder = "passthrough";
+    s.encoder_reason = "the source gives H.264: passed through";
+    s.source = source_;
+    s.source_restarts = restarts_;
+    s.source_dropped = capture_ ? dropped_.load() : 0;
+    s.width = config_.width;
+    s.height = config_.height;
     return s;
   }
   const VideoConfig& config() const override { return config_; }
@@ -93,8 +115,14 @@ class H264StreamPipeline final : public VideoPipeline {
     f->index = frames_;
     ++frames_;
     if (f->keyframe) ++keyframes_;
-    bytes_ += f->data.size();
-    on_frame_(std::move(f));
+    if (capture_) dropped_ = capture_->dropped();
+    EncodedFramePtr out = with_capture_timestamp(config_, std::move(f));
+    bytes_ += out->data.size();
+    try {
+      on_frame_(std::move(out));
+    } catch (...) {
+      // A throwing consumer must not take the media thread down.
+    }
   }
 
   void run_file() {
@@ -135,42 +163,19 @@ class H264StreamPipeline final : public VideoPipeline {
   }
 
   void run_pipe() {
-    auto backoff = std::chrono::milliseconds(500);
+    Backoff backoff;
     while (!stopping()) {
-      int fds[2];
-      if (pipe2(fds, O_CLOEXEC) != 0) return;
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : config_.command) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      pid_t pid = 0;
-      int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-      posix_spawn_file_actions_destroy(&actions);
-      close(fds[1]);
-      if (rc != 0) {
-        std::fprintf(stderr, "[kvs-edge] ERROR [video] cannot start \"%s\": %s\n", argv[0], std::strerror(rc));
-        close(fds[0]);
+      ChildProcess child;
+      std::string error;
+      auto started = Clock::now();
+      if (!child.start(config_.command, &error)) {
+        std::fprintf(stderr, "[kvs-edge] ERROR [video] %s\n", error.c_str());
       } else {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          child_ = pid;
-        }
-        auto started = Clock::now();
-        read_stream(fds[0]);
-        close(fds[0]);
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          child_ = -1;
-        }
-        kill(pid, SIGTERM);
-        waitpid(pid, nullptr, 0);
+        read_stream(child.stdout_fd());
+        child.terminate();
         ++restarts_;
-        if (Clock::now() - started > std::chrono::seconds(10)) backoff = std::chrono::milliseconds(500);
       }
-      if (!wait_for(backoff)) break;
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+      if (!wait_for(backoff.next(Clock::now() - started))) break;
     }
   }
 
@@ -179,11 +184,8 @@ class H264StreamPipeline final : public VideoPipeline {
     AnnexBParser parser;
     std::vector<H264AccessUnit> aus;
     while (!stopping()) {
-      pollfd p{fd, POLLIN, 0};
-      int r = poll(&p, 1, 200);
-      if (r < 0 && errno != EINTR) return;
-      if (r <= 0) continue;
-      ssize_t n = read(fd, buf.data(), buf.size());
+      long n = ChildProcess::read_some(fd, buf.data(), buf.size(), 200);
+      if (n == -1) continue;
       if (n <= 0) {
         parser.flush(&aus);
         for (auto& au : aus) emit(au, monotonic_us());
@@ -195,14 +197,53 @@ class H264StreamPipeline final : public VideoPipeline {
     }
   }
 
+  // H.264 from a camera (UVC with H.264): every buffer is one chunk of the stream; the parser
+  // finds access units, each stamped with the driver's time of the buffer that completed it.
+  void run_v4l2() {
+    AnnexBParser parser;
+    std::vector<H264AccessUnit> aus;
+    V4l2CapturedFrame frame;
+    Backoff backoff;
+    bool streaming = false;
+    std::string last_error;
+    while (!stopping()) {
+      std::string error;
+      if (!streaming) {
+        if ((!capture_->is_open() && !capture_->open(&error)) || !capture_->start(&error)) {
+          if (error != last_error) std::fprintf(stderr, "[kvs-edge] WARN [video] %s (retrying)\n", error.c_str());
+          last_error = error;
+          if (!wait_for(backoff.next(Clock::duration::zero()))) break;
+          continue;
+        }
+        streaming = true;
+        parser = AnnexBParser();
+      }
+      if (!capture_->read_frame(&frame, &error)) {
+        if (error.find("no frame within") != std::string::npos || error.find("as corrupt") != std::string::npos) continue;
+        std::fprintf(stderr, "[kvs-edge] WARN [video] %s (reopening)\n", error.c_str());
+        capture_->close();
+        streaming = false;
+        ++restarts_;
+        continue;
+      }
+      backoff = Backoff();
+      const int64_t t = frame.monotonic && frame.timestamp_us > 0 ? frame.timestamp_us : monotonic_us();
+      parser.push(frame.data.data(), frame.data.size(), &aus);
+      for (auto& au : aus) emit(au, t);
+      aus.clear();
+    }
+    capture_->stop();
+  }
+
   VideoConfig config_;
   FrameCallback on_frame_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  pid_t child_ = -1;
+  std::unique_ptr<V4l2Capture> capture_;
   std::thread thread_;
-  std::atomic<uint64_t> frames_{0}, keyframes_{0}, bytes_{0}, keyframe_requests_{0}, restarts_{0};
+  std::string source_;
+  std::atomic<uint64_t> frames_{0}, keyframes_{0}, bytes_{0}, keyframe_requests_{0}, restarts_{0}, dropped_{0};
   std::atomic<int> bitrate_{0};
 };
 
@@ -219,6 +260,11 @@ std::unique_ptr<VideoPipeline> VideoPipeline::create_h264_stream(const VideoConf
     std::fclose(f);
   }
   return std::make_unique<H264StreamPipeline>(config, std::move(on_frame));
+}
+
+std::unique_ptr<VideoPipeline> make_v4l2_h264_pipeline(const VideoConfig& config, std::unique_ptr<V4l2Capture> capture,
+                                                       VideoPipeline::FrameCallback on_frame) {
+  return std::make_unique<H264StreamPipeline>(config, std::move(on_frame), std::move(capture));
 }
 
 }  // namespace kvs::media

@@ -1,52 +1,54 @@
-// VideoPipeline for the synthetic source: PatternSource -> OpenH264Encoder -> callback, on one
-// media thread paced by CLOCK_MONOTONIC (std::chrono::steady_clock on Linux).
+// VideoPipeline for raw sources: RawSource (pattern, V4L2 capture, raw pipe) -> H264Encoder
+// (openh264 or V4L2 M2M, `auto` choosing) -> callback, on one media thread. The source paces the
+// thread (the pattern by CLOCK_MONOTONIC, a camera by its driver, a pipe by its command).
 //
 // Threads: start/stop/request_keyframe/set_bitrate/stats may be called from any thread (start
 // and stop not concurrently with each other; stop from the frame callback only flags the thread
 // to end). Encoder and source state belong to the media thread; other threads reach it only
-// through atomics.
+// through atomics and the info mutex.
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
-#include "openh264_encoder.h"
-#include "pattern_source.h"
+#include "h264_encoder.h"
+#include "h264_sei.h"
+#include "pipeline_internal.h"
+#include "raw_source.h"
 #include "video_pipeline.h"
 
 namespace kvs::media {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-int64_t monotonic_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
-      .count();
-}
 
 std::string range_error(const char* field, int value, const char* rule) {
   return std::string("invalid video config: ") + field + "=" + std::to_string(value) + " (" +
          rule + ")";
 }
 
-class PatternVideoPipeline final : public VideoPipeline {
+class EncodingVideoPipeline final : public VideoPipeline {
  public:
-  PatternVideoPipeline(const VideoConfig& config, std::unique_ptr<OpenH264Encoder> encoder,
-                       FrameCallback on_frame)
+  EncodingVideoPipeline(const VideoConfig& config, std::unique_ptr<RawSource> source,
+                        std::unique_ptr<H264Encoder> encoder, FrameCallback on_frame)
       : config_(config),
         on_frame_(std::move(on_frame)),
-        source_(config.width, config.height),
+        source_(std::move(source)),
         encoder_(std::move(encoder)),
         applied_kbps_(config.bitrate_kbps),
-        target_kbps_(config.bitrate_kbps) {}
+        target_kbps_(config.bitrate_kbps),
+        info_(encoder_->info()),
+        source_name_(source_->describe()) {
+    config_.width = source_->width();
+    config_.height = source_->height();
+  }
 
-  ~PatternVideoPipeline() override { stop(); }
+  ~EncodingVideoPipeline() override { stop(); }
 
   void start() override {
     std::lock_guard lock(mutex_);
     if (thread_.joinable()) return;
     stopping_ = false;
+    source_->resume();
     thread_ = std::thread([this] { run(); });
   }
 
@@ -55,10 +57,10 @@ class PatternVideoPipeline final : public VideoPipeline {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
+      source_->interrupt();
       if (thread_.get_id() == std::this_thread::get_id()) return;  // from the callback: no self-join
       thread = std::move(thread_);
     }
-    wake_.notify_all();
     if (thread.joinable()) thread.join();
   }
 
@@ -81,86 +83,126 @@ class PatternVideoPipeline final : public VideoPipeline {
     s.bitrate_kbps = target_kbps_.load(std::memory_order_relaxed);
     s.frames_skipped = frames_skipped_.load(std::memory_order_relaxed);
     s.encode_errors = encode_errors_.load(std::memory_order_relaxed);
+    s.source_restarts = source_restarts_.load(std::memory_order_relaxed);
+    s.source_dropped = source_dropped_.load(std::memory_order_relaxed);
+    s.width = config_.width;
+    s.height = config_.height;
+    std::lock_guard lock(info_mutex_);
+    s.encoder = info_.name;
+    s.encoder_device = info_.device;
+    s.encoder_reason = info_.reason;
+    s.source = source_name_;
     return s;
   }
 
   const VideoConfig& config() const override { return config_; }
 
  private:
-  // Frame n of a run is due at base + n/fps, computed from n (not by adding a rounded period)
-  // so the schedule never drifts. Late frames are produced at once, none dropped; after a
-  // stall of more than a second (e.g. a suspended process) the schedule restarts from now
-  // instead of bursting to catch up.
+  bool stopping() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  }
+
   void run() {
-    Clock::time_point base = Clock::now();
-    uint64_t n = 0;  // frames produced since `base`
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-      const auto due = base + std::chrono::nanoseconds(static_cast<int64_t>(n) * 1'000'000'000 /
-                                                       config_.fps);
-      if (wake_.wait_until(lock, due, [this] { return stopping_; })) break;
-      lock.unlock();
-      produce_frame();
-      ++n;
-      if (Clock::now() - due > std::chrono::seconds(1)) {
-        base = Clock::now();
-        n = 0;
+    std::string last_error;
+    while (!stopping()) {
+      std::string error;
+      int64_t capture_us = 0;
+      const RawSource::Result r = source_->next(&picture_, &capture_us, &error);
+      source_restarts_.store(source_->restarts(), std::memory_order_relaxed);
+      source_dropped_.store(source_->dropped(), std::memory_order_relaxed);
+      if (r == RawSource::Result::kEnd) break;
+      if (r == RawSource::Result::kNone) {
+        if (!error.empty() && error != last_error)
+          std::fprintf(stderr, "[kvs-edge] WARN [video] %s (retrying)\n", error.c_str());
+        if (!error.empty()) last_error = error;
+        continue;
       }
-      lock.lock();
+      last_error.clear();
+      encode(capture_us);
     }
   }
 
-  void produce_frame() {
+  void encode(int64_t capture_us) {
     const int kbps = target_kbps_.load(std::memory_order_relaxed);
     if (kbps != applied_kbps_ && encoder_->set_bitrate(kbps)) applied_kbps_ = kbps;
     if (keyframe_requested_.exchange(false, std::memory_order_acq_rel)) encoder_->request_keyframe();
-
-    source_.render(source_frames_++, picture_);
     std::string error;
-    EncodedFramePtr frame = encoder_->encode(picture_, monotonic_us(), &error);
-    if (!frame) {
-      (error.empty() ? frames_skipped_ : encode_errors_).fetch_add(1, std::memory_order_relaxed);
+    out_.clear();
+    const bool ok = encoder_->encode(picture_, capture_us, &out_, &error);
+    if (encoder_->take_info_change()) {
+      H264EncoderInfo info = encoder_->info();
+      std::fprintf(stderr, "[kvs-edge] WARN [video] encoder now %s: %s\n", info.name.c_str(), info.reason.c_str());
+      std::lock_guard lock(info_mutex_);
+      info_ = std::move(info);
+    }
+    if (!ok) {
+      encode_errors_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    frames_encoded_.fetch_add(1, std::memory_order_relaxed);
-    if (frame->keyframe) keyframes_encoded_.fetch_add(1, std::memory_order_relaxed);
-    bytes_encoded_.fetch_add(frame->data.size(), std::memory_order_relaxed);
-    try {
-      on_frame_(std::move(frame));
-    } catch (...) {
-      // A throwing consumer must not take the media thread (and the process) down.
+    if (out_.empty()) frames_skipped_.fetch_add(1, std::memory_order_relaxed);
+    for (EncodedFramePtr& f : out_) {
+      f = with_capture_timestamp(config_, std::move(f));
+      frames_encoded_.fetch_add(1, std::memory_order_relaxed);
+      if (f->keyframe) keyframes_encoded_.fetch_add(1, std::memory_order_relaxed);
+      bytes_encoded_.fetch_add(f->data.size(), std::memory_order_relaxed);
+      try {
+        on_frame_(std::move(f));
+      } catch (...) {
+        // A throwing consumer must not take the media thread (and the process) down.
+      }
     }
   }
 
   static constexpr int kMaxBitrateKbps = VideoPipeline::kMaxBitrateKbps;
 
-  const VideoConfig config_;
+  VideoConfig config_;
   const FrameCallback on_frame_;
 
   // Media thread only.
-  PatternSource source_;
-  std::unique_ptr<OpenH264Encoder> encoder_;
+  std::unique_ptr<RawSource> source_;
+  std::unique_ptr<H264Encoder> encoder_;
   I420Frame picture_;
-  uint64_t source_frames_ = 0;
+  std::vector<EncodedFramePtr> out_;
   int applied_kbps_;
 
   // Any thread.
   std::atomic<int> target_kbps_;
   std::atomic<bool> keyframe_requested_{false};
   std::atomic<uint64_t> frames_encoded_{0}, keyframes_encoded_{0}, bytes_encoded_{0},
-      keyframe_requests_{0}, frames_skipped_{0}, encode_errors_{0};
+      keyframe_requests_{0}, frames_skipped_{0}, encode_errors_{0}, source_restarts_{0},
+      source_dropped_{0};
+  mutable std::mutex info_mutex_;
+  H264EncoderInfo info_;
+  std::string source_name_;
 
   std::mutex mutex_;  // guards thread_ and stopping_
-  std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;
 };
 
+std::vector<uint32_t> capture_formats(const std::string& name, std::string* error) {
+  if (name.empty()) return {};
+  const uint32_t f = v4l2_fourcc_from_name(name == "MJPEG" || name == "mjpeg" ? "MJPG" : name);
+  if (!f) {
+    *error = "invalid video config: captureFormat=\"" + name + "\" (supported: NV12, YU12/I420, YUYV, H264)";
+    return {};
+  }
+  return {f};
+}
+
 }  // namespace
 
+EncodedFramePtr with_capture_timestamp(const VideoConfig& config, EncodedFramePtr frame) {
+  if (!config.capture_timestamps || !frame) return frame;
+  auto copy = std::make_shared<EncodedFrame>(*frame);
+  insert_timestamp_sei(&copy->data, static_cast<uint64_t>(monotonic_to_wall_us(frame->capture_time_us)));
+  return copy;
+}
+
 bool VideoPipeline::validate(const VideoConfig& c, std::string* error) {
-  if (c.source != "pattern" && c.source != "file" && c.source != "pipe") {
-    *error = "invalid video config: source=\"" + c.source + "\" (supported: \"pattern\", \"file\", \"pipe\")";
+  if (c.source != "pattern" && c.source != "file" && c.source != "pipe" && c.source != "v4l2") {
+    *error = "invalid video config: source=\"" + c.source + "\" (supported: \"pattern\", \"file\", \"pipe\", \"v4l2\")";
     return false;
   }
   if (c.source == "file" && c.path.empty()) {
@@ -169,6 +211,19 @@ bool VideoPipeline::validate(const VideoConfig& c, std::string* error) {
   }
   if (c.source == "pipe" && c.command.empty()) {
     *error = "invalid video config: source \"pipe\" needs a command (argv)";
+    return false;
+  }
+  if (c.source == "pipe" && c.pipe_format != "h264" && c.pipe_format != "i420" && c.pipe_format != "nv12" &&
+      c.pipe_format != "yuyv") {
+    *error = "invalid video config: pipe format=\"" + c.pipe_format + "\" (supported: \"h264\", \"i420\", \"nv12\", \"yuyv\")";
+    return false;
+  }
+  if (c.source == "v4l2" && c.device.empty()) {
+    *error = "invalid video config: source \"v4l2\" needs a device";
+    return false;
+  }
+  if (c.encoder != "auto" && c.encoder != "openh264" && c.encoder != "v4l2m2m") {
+    *error = "invalid video config: encoder=\"" + c.encoder + "\" (supported: \"auto\", \"openh264\", \"v4l2m2m\")";
     return false;
   }
   if (c.width < kMinWidth || c.width > kMaxWidth || c.width % 2 != 0) {
@@ -203,16 +258,50 @@ std::unique_ptr<VideoPipeline> VideoPipeline::create(const VideoConfig& config,
     *error = "video pipeline: no frame callback";
     return nullptr;
   }
-  if (config.source == "file" || config.source == "pipe") return create_h264_stream(config, std::move(on_frame), error);
-  EncoderConfig ec;
-  ec.width = config.width;
-  ec.height = config.height;
-  ec.fps = config.fps;
-  ec.bitrate_kbps = config.bitrate_kbps;
-  ec.keyframe_interval = config.keyframe_interval;
-  auto encoder = OpenH264Encoder::create(ec, error);
+  if (config.source == "file" || (config.source == "pipe" && config.pipe_format == "h264"))
+    return create_h264_stream(config, std::move(on_frame), error);
+
+  std::unique_ptr<RawSource> source;
+  if (config.source == "v4l2") {
+    V4l2CaptureConfig cc;
+    cc.device = config.device;
+    cc.width = config.width;
+    cc.height = config.height;
+    cc.fps = config.fps;
+    cc.timeout_ms = 250;  // bounded waits: stop() is noticed promptly
+    error->clear();
+    cc.formats = capture_formats(config.capture_format, error);
+    if (!error->empty()) return nullptr;
+    auto cap = std::make_unique<V4l2Capture>(cc);
+    if (!cap->open(error)) return nullptr;
+    if (cap->format() == V4L2_PIX_FMT_H264) return make_v4l2_h264_pipeline(config, std::move(cap), std::move(on_frame));
+    if (cap->width() < kMinWidth || cap->height() < kMinHeight) {
+      *error = config.device + " negotiated " + std::to_string(cap->width()) + "x" + std::to_string(cap->height()) + ", too small to encode";
+      return nullptr;
+    }
+    source = make_v4l2_raw_source(std::move(cap), config);
+  } else if (config.source == "pipe") {
+    source = make_pipe_raw_source(config);
+  } else {
+    source = make_pattern_source(config);
+  }
+
+  H264EncoderSettings es;
+  es.kind = config.encoder;
+  es.device = config.encoder_device;
+  es.quirks = config.encoder_quirks;
+  es.cid_bitrate = config.encoder_cid_bitrate;
+  es.cid_idr_period = config.encoder_cid_idr_period;
+  es.width_align = config.encoder_width_align;
+  es.height_align = config.encoder_height_align;
+  es.width = source->width();
+  es.height = source->height();
+  es.fps = config.fps;
+  es.bitrate_kbps = config.bitrate_kbps;
+  es.keyframe_interval = config.keyframe_interval;
+  auto encoder = open_h264_encoder(es, error);
   if (!encoder) return nullptr;
-  return std::make_unique<PatternVideoPipeline>(config, std::move(encoder), std::move(on_frame));
+  return std::make_unique<EncodingVideoPipeline>(config, std::move(source), std::move(encoder), std::move(on_frame));
 }
 
 }  // namespace kvs::media

@@ -13,8 +13,27 @@ struct VideoConfig {
   std::string source = "pattern";  // "pattern": moving test pattern with a frame counter;
                                    // "file": H.264 Annex-B file at `path`, looped, paced at fps;
                                    // "pipe": a command (argv, no shell) whose stdout is H.264
-                                   // Annex-B, supervised and restarted when it exits
+                                   // Annex-B or raw frames (pipe_format), supervised and
+                                   // restarted when it exits;
+                                   // "v4l2": a V4L2 capture device (raw -> encoder, H.264 passed)
   std::string path;
+  std::string pipe_format = "h264";  // pipe: "h264" (passthrough) or raw "i420" | "nv12" | "yuyv"
+                                     // frames of width x height, tightly packed, encoded
+  std::string device = "/dev/video0";  // v4l2 capture node
+  std::string capture_format;  // v4l2: "" = the first of NV12, YU12, YUYV, H264 the device
+                               // offers, or one of those names (MJPEG is refused, not decoded)
+  // Encoder for raw sources: "auto" (the board's V4L2 M2M encoder when it opens and gives H.264,
+  // else openh264), "openh264", "v4l2m2m". Board profile facts below; ignored for H.264 sources.
+  std::string encoder = "auto";
+  std::string encoder_device;                // V4L2 M2M node; empty = none
+  std::vector<std::string> encoder_quirks;   // board profile quirk names
+  uint32_t encoder_cid_bitrate = 0;          // board profile control ids; 0 = standard ids
+  uint32_t encoder_cid_idr_period = 0;
+  int encoder_width_align = 0;               // board profile alignment; 0 = from quirks
+  int encoder_height_align = 0;
+  // Embed each frame's capture time (wall clock, us since the epoch) as an H.264 SEI
+  // user_data_unregistered message, so a viewer can measure glass-to-glass latency.
+  bool capture_timestamps = false;
   bool loop = true;  // file: start again at the end
   std::vector<std::string> command;
   int width = 640;
@@ -32,6 +51,13 @@ struct VideoPipelineStats {
   int bitrate_kbps = 0;
   uint64_t frames_skipped = 0;  // dropped by encoder rate control (never reach the callback)
   uint64_t encode_errors = 0;
+  std::string encoder;          // "openh264" | "v4l2m2m" | "passthrough"
+  std::string encoder_device;   // the V4L2 M2M node when v4l2m2m runs
+  std::string encoder_reason;   // why this encoder (auto's choice, or the configuration)
+  std::string source;           // what the source is, e.g. "v4l2 /dev/video0 (vivid) YUYV 640x480"
+  uint64_t source_restarts = 0; // pipe command restarts, capture device reopenings
+  uint64_t source_dropped = 0;  // frames the capture driver dropped (sequence gaps)
+  int width = 0, height = 0;    // what is encoded (a camera may negotiate another size)
 };
 
 class VideoPipeline {

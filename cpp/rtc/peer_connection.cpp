@@ -6,6 +6,8 @@
 #include <cctype>
 #include <chrono>
 
+#include "annexb.h"
+#include "h264_sei.h"
 #include "log.h"
 #include "network_thread.h"
 #include "rtp.h"
@@ -763,9 +765,24 @@ void PeerConnection::on_access_unit(const AccessUnit& au) {
   if (stats_.keyframes_received == 0 && !au.keyframe) return;  // undecodable before the first IDR
   if (au.keyframe) ++stats_.keyframes_received;
   ++stats_.frames_received;
+  read_capture_timestamp(au);
   if (stats_.first_frame_received_ms < 0) {
     stats_.first_frame_received_ms = since_offer_ms();
     KVS_INFO(config_.id, "first keyframe received %.1f ms after the offer", stats_.first_frame_received_ms);
+  }
+}
+
+// The camera's capture-timestamp SEI (kvs-edge video.captureTimestamps), if the access unit has
+// one: wall clock now minus capture time is the glass-to-glass latency up to depacketization.
+void PeerConnection::read_capture_timestamp(const AccessUnit& au) {
+  for (const media::NalUnit& n : media::split_annexb(au.annexb.data(), au.annexb.size())) {
+    uint64_t captured_us = 0;
+    if (n.type() != media::kNalSei || !media::find_timestamp_sei(n.data, n.size, &captured_us)) continue;
+    const double ms = static_cast<double>(media::wall_clock_us() - static_cast<int64_t>(captured_us)) / 1000.0;
+    stats_.glass_to_glass_ms = ms;
+    stats_.glass_to_glass_sum_ms += ms;
+    ++stats_.glass_to_glass_samples;
+    return;
   }
 }
 

@@ -66,6 +66,9 @@ struct PeerStats {
   // highest sequence number minus received; retransmissions can make it briefly negative -> 0).
   uint64_t video_packets_received = 0, video_packets_lost = 0;
   double first_frame_received_ms = -1;
+  // From the camera's capture-timestamp SEI: last value, and sum / count for the mean.
+  double glass_to_glass_ms = -1, glass_to_glass_sum_ms = 0;
+  uint64_t glass_to_glass_samples = 0;
   double rtt_ms = -1, fraction_lost = -1, jitter = -1;
   int estimated_kbps = -1;  // REMB, TWCC or loss-based estimate of this viewer's path
   std::string estimate_source;  // which one is in force: "remb" | "twcc" | "loss" ("" = none yet)
@@ -170,6 +173,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   void handle_rtp(const uint8_t* packet, size_t size);
   void count_video_received(uint16_t sequence);
   void on_access_unit(const AccessUnit& au);
+  void read_capture_timestamp(const AccessUnit& au);
 
   PeerConfig config_;
   std::unique_ptr<Observer> observer_;

@@ -174,6 +174,7 @@ export const runCommand: CliCommand = {
       logger,
       version: packageVersion(),
       board: board?.id ?? null,
+      boardProfile: board,
       env,
       ...(credentials ? { credentials } : {}),
       ...(ca !== undefined ? { ca } : {}),

@@ -16,6 +16,10 @@ const encoderSchema = z.strictObject({
   maxWidth: z.number().int().positive(),
   maxHeight: z.number().int().positive(),
   quirks: z.array(z.string().min(1)).default([]),
+  /** V4L2 control ids where this encoder differs from the standard ones. */
+  controls: z.strictObject({ bitrate: z.number().int().positive().optional(), idrPeriod: z.number().int().positive().optional() }).optional(),
+  /** Alignment the encoder needs of its raw buffers (pixels). */
+  align: z.strictObject({ width: z.number().int().min(1).max(256).optional(), height: z.number().int().min(1).max(256).optional() }).optional(),
 });
 
 const cameraSchema = z.discriminatedUnion('kind', [

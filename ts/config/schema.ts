@@ -43,12 +43,31 @@ const credentialsSchema = z.discriminatedUnion('source', [
   }),
 ]);
 
+export const CAPTURE_FORMATS = ['auto', 'NV12', 'YU12', 'I420', 'YUYV', 'H264'] as const;
+export const PIPE_FORMATS = ['h264', 'i420', 'nv12', 'yuyv'] as const;
+
 const videoSourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pattern') }),
-  z.strictObject({ type: z.literal('v4l2'), device: filePath.default('/dev/video0') }),
+  /** A V4L2 camera: raw formats are encoded, H.264 passed through; 'auto' takes the first of NV12, YU12, YUYV, H264 it offers. */
+  z.strictObject({
+    type: z.literal('v4l2'),
+    device: filePath.default('/dev/video0'),
+    format: z
+      .enum(CAPTURE_FORMATS, {
+        error: (iss) =>
+          /m?jpe?g/i.test(String(iss.input))
+            ? 'MJPEG is not supported: kvs-edge does not decode JPEG; use a camera mode with YUYV, NV12 or H264, or a pipe source that decodes it'
+            : `must be one of ${CAPTURE_FORMATS.join(', ')}`,
+      })
+      .default('auto'),
+  }),
   z.strictObject({ type: z.literal('file'), path: filePath, loop: z.boolean().default(true) }),
-  /** A command (argv, never a shell) whose stdout is H.264 Annex-B, e.g. rpicam-vid --codec h264 -o -. */
-  z.strictObject({ type: z.literal('pipe'), command: z.array(z.string().min(1)).min(1, 'must name the command to run (argv)') }),
+  /** A command (argv, never a shell) whose stdout is H.264 Annex-B (e.g. rpicam-vid --codec h264 -o -) or raw frames of video.width x video.height. */
+  z.strictObject({
+    type: z.literal('pipe'),
+    command: z.array(z.string().min(1)).min(1, 'must name the command to run (argv)'),
+    format: z.enum(PIPE_FORMATS).default('h264'),
+  }),
 ]);
 
 const videoSchema = z
@@ -72,8 +91,26 @@ const videoSchema = z
       }),
     /** Frames between IDRs. */
     keyframeInterval: z.number().int().min(1).max(600).default(60),
+    /** Embed each frame's capture time as H.264 SEI so viewers can measure glass-to-glass latency. */
+    captureTimestamps: z.boolean().default(false),
   })
-  .prefault({});
+  .prefault({})
+  .superRefine((v, ctx) => {
+    const h264Source = v.source.type === 'file' || (v.source.type === 'pipe' && v.source.format === 'h264');
+    if (h264Source && v.encoder !== 'auto' && v.encoder !== 'passthrough') {
+      ctx.addIssue({ code: 'custom', path: ['encoder'], message: `must be auto or passthrough: source ${v.source.type} gives H.264 already (got ${v.encoder})` });
+    }
+    const raw = v.source.type === 'pattern' || (v.source.type === 'pipe' && v.source.format !== 'h264');
+    if (raw && v.encoder === 'passthrough') {
+      ctx.addIssue({ code: 'custom', path: ['encoder'], message: `passthrough needs an H.264 source; source ${v.source.type} gives raw frames (use auto, openh264 or v4l2m2m)` });
+    }
+    if (v.source.type === 'v4l2' && v.encoder === 'passthrough' && v.source.format !== 'H264' && v.source.format !== 'auto') {
+      ctx.addIssue({ code: 'custom', path: ['encoder'], message: `passthrough needs H.264 from the camera; source.format is ${v.source.format}` });
+    }
+    if ((v.width % 2 !== 0 || v.height % 2 !== 0) && v.source.type !== 'file') {
+      ctx.addIssue({ code: 'custom', path: ['width'], message: `width and height must be even for 4:2:0 video (got ${v.width}x${v.height})` });
+    }
+  });
 
 const audioSchema = z
   .strictObject({

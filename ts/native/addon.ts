@@ -8,8 +8,35 @@ import { fileURLToPath } from 'node:url';
 export interface RawVideoTrack {
   requestKeyframe(): void;
   setBitrate(kbps: number): void;
-  stats(): Record<string, number>;
+  stats(): Record<string, number | string | boolean>;
   close(): void;
+}
+
+/** One V4L2 node as the native side sees it (probeV4l2). */
+export interface V4l2NodeInfo {
+  path: string;
+  opened: boolean;
+  error?: string;
+  driver?: string;
+  card?: string;
+  busInfo?: string;
+  capabilities?: string[];
+  captureFormats?: string[];
+  outputFormats?: string[];
+  isCapture: boolean;
+  isM2M: boolean;
+  isH264Encoder: boolean;
+}
+
+export interface EncoderBenchResult {
+  frames: number;
+  encoded: number;
+  wallMs: number;
+  cpuMs: number;
+  renderMs: number;
+  bytes: number;
+  packets: number;
+  latencyMs: number[];
 }
 
 export interface RawAudioTrack {
@@ -37,6 +64,9 @@ export interface RawAddon {
   PeerConnection: new (options: Record<string, unknown>, emit: (event: string, value: unknown) => void) => RawPeerConnection;
   setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void;
   certificateFingerprint(): string;
+  /** Every /dev/video* (or the given nodes): capabilities, formats, M2M H.264 encoder or not. */
+  probeV4l2(paths?: string[]): V4l2NodeInfo[];
+  benchEncoder(options: { width: number; height: number; frames: number; bitrateKbps?: number; fps?: number }): EncoderBenchResult;
 }
 
 function findAddon(): string {

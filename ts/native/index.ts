@@ -14,3 +14,16 @@ export function setNativeLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): v
 export function certificateFingerprint(): string {
   return addon().certificateFingerprint();
 }
+
+export type { V4l2NodeInfo, EncoderBenchResult } from './addon.js';
+import type { V4l2NodeInfo, EncoderBenchResult } from './addon.js';
+
+/** Opens and queries every /dev/video* (or the given nodes): capabilities, formats, and which are V4L2 M2M H.264 encoders. */
+export function probeV4l2(paths?: string[]): V4l2NodeInfo[] {
+  return addon().probeV4l2(paths);
+}
+
+/** Encodes the test pattern with openh264 as fast as it goes and packetizes it (bench/encoder.ts). */
+export function benchEncoder(options: { width: number; height: number; frames: number; bitrateKbps?: number; fps?: number }): EncoderBenchResult {
+  return addon().benchEncoder(options);
+}

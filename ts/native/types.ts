@@ -13,9 +13,13 @@ export interface IceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
-/** 'pattern': test pattern + openh264; 'file': an H.264 Annex-B file (looped, paced at fps);
- * 'pipe': a command (argv, no shell) whose stdout is H.264 Annex-B, restarted when it exits. */
-export type VideoSourceKind = 'pattern' | 'file' | 'pipe';
+/** 'pattern': test pattern, encoded; 'file': an H.264 Annex-B file (looped, paced at fps);
+ * 'pipe': a command (argv, no shell) whose stdout is H.264 Annex-B or raw frames (pipeFormat),
+ * restarted when it exits; 'v4l2': a V4L2 camera (raw formats encoded, H.264 passed through). */
+export type VideoSourceKind = 'pattern' | 'file' | 'pipe' | 'v4l2';
+
+/** 'auto': the board's V4L2 M2M encoder when it opens and gives H.264, else openh264. */
+export type VideoEncoderKind = 'auto' | 'openh264' | 'v4l2m2m';
 
 export interface VideoTrackOptions {
   /** Raw source. 'pattern': moving test pattern with a visible frame counter. */
@@ -26,6 +30,26 @@ export interface VideoTrackOptions {
   loop?: boolean;
   /** For 'pipe': argv of the command. */
   command?: string[];
+  /** For 'pipe': what the command writes: H.264 Annex-B (default) or raw frames of width x height. */
+  pipeFormat?: 'h264' | 'i420' | 'nv12' | 'yuyv';
+  /** For 'v4l2': the capture node (default /dev/video0). */
+  device?: string;
+  /** For 'v4l2': 'NV12' | 'YU12' | 'I420' | 'YUYV' | 'H264'; default: the first of those the camera offers. */
+  captureFormat?: string;
+  /** Encoder for raw sources (default 'auto'). */
+  encoder?: VideoEncoderKind;
+  /** V4L2 M2M encoder node (board profile). */
+  encoderDevice?: string;
+  /** Board profile quirks of that encoder, e.g. 'needs-stride-multiple-of-32'. */
+  encoderQuirks?: string[];
+  /** Board profile control ids (0 / absent: the standard V4L2 ids). */
+  encoderBitrateCid?: number;
+  encoderIdrPeriodCid?: number;
+  /** Board profile alignment of the encoder's raw buffers. */
+  encoderWidthAlign?: number;
+  encoderHeightAlign?: number;
+  /** Embed capture timestamps as H.264 SEI (viewers then report glassToGlassMs). */
+  captureTimestamps?: boolean;
   width?: number;
   height?: number;
   fps?: number;
@@ -63,6 +87,19 @@ export interface TrackStats {
   width: number;
   height: number;
   fps: number;
+  /** The encoder that runs: 'openh264', 'v4l2m2m', or 'passthrough' for H.264 sources. */
+  encoder: 'openh264' | 'v4l2m2m' | 'passthrough';
+  /** Why that encoder (auto's choice and what failed, or the configuration). */
+  encoderReason: string;
+  encoderDevice?: string;
+  /** The source, e.g. "v4l2 /dev/video0 (uvcvideo) YUYV 640x480@30". */
+  source: string;
+  /** Pipe command restarts / capture device reopenings. */
+  sourceRestarts: number;
+  /** Frames the capture driver dropped (sequence gaps). */
+  sourceFramesDropped: number;
+  encodeErrors: number;
+  captureTimestamps: boolean;
 }
 
 export interface PeerConnectionOptions {
@@ -145,6 +182,11 @@ export interface PeerStats {
   /** Viewer role: video RTP packets received, and lost (expected from the sequence numbers minus received). */
   videoPacketsReceived: number;
   videoPacketsLost: number;
+  /** Viewer role, when the camera embeds capture-timestamp SEI: wall clock at reception minus
+   * capture time of the last frame, the mean, and how many frames carried one. */
+  glassToGlassMs?: number;
+  glassToGlassMeanMs?: number;
+  glassToGlassSamples?: number;
   selectedPair?: { local: string; remote: string; localType: string; remoteType: string };
   packetsSent: number;
   bytesSent: number;

@@ -9,20 +9,19 @@ import type { TrackStats, VideoTrackOptions } from './types.js';
 export class VideoTrack {
   /** @internal */
   readonly raw: RawVideoTrack;
-  readonly options: Readonly<Omit<Required<VideoTrackOptions>, 'path' | 'command' | 'loop'>> & Pick<VideoTrackOptions, 'path' | 'command' | 'loop'>;
+  readonly options: Readonly<Required<Pick<VideoTrackOptions, 'source' | 'width' | 'height' | 'fps' | 'bitrateKbps' | 'keyframeInterval'>>> &
+    Omit<VideoTrackOptions, 'source' | 'width' | 'height' | 'fps' | 'bitrateKbps' | 'keyframeInterval'>;
   #closed = false;
 
   constructor(options: VideoTrackOptions = {}) {
     this.options = {
+      ...options,
       source: options.source ?? 'pattern',
       width: options.width ?? 640,
       height: options.height ?? 480,
       fps: options.fps ?? 30,
       bitrateKbps: options.bitrateKbps ?? 1000,
       keyframeInterval: options.keyframeInterval ?? 2 * (options.fps ?? 30),
-      ...(options.path !== undefined ? { path: options.path } : {}),
-      ...(options.command !== undefined ? { command: options.command } : {}),
-      ...(options.loop !== undefined ? { loop: options.loop } : {}),
     };
     try {
       this.raw = new (addon().VideoTrack)({ ...this.options });

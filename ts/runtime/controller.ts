@@ -11,6 +11,8 @@ export interface DeviceStatus {
   board: string | null;
   /** The encoder in use ('v4l2m2m', 'openh264', 'passthrough'), or null while stopped. */
   encoder: string | null;
+  /** Why that encoder: auto's choice (e.g. "auto: /dev/video11: No such file or directory; software encoder"). */
+  encoderReason?: string | null;
   viewers: number;
   channel: string;
 }

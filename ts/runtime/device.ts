@@ -6,12 +6,13 @@
 // viewers still get media, or a fatal signaling error, retried) -> stopped.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import { loadBoardProfiles, type BoardProfile } from '../config/boards.js';
 import type { ConfigStore } from '../config/config-store.js';
 import type { Config } from '../config/schema.js';
 import { ControlPlane, createChannelSignaling, type IceCandidate, type IceServer, type KvsError, type SessionDescription, type SignalingClient } from '../kvs/index.js';
 import type { CredentialsProvider } from '../kvs/Credentials.js';
 import { Logger, type LogLevel } from '../log/logger.js';
-import { AudioTrack, PeerConnection, VideoTrack, setNativeLogLevel } from '../native/index.js';
+import { AudioTrack, PeerConnection, VideoTrack, setNativeLogLevel, type VideoTrackOptions } from '../native/index.js';
 import type { PeerState } from '../native/types.js';
 import type {
   ChannelState,
@@ -32,6 +33,9 @@ export interface DeviceOptions {
   version?: string;
   /** Board profile id in use (status); null when unknown. */
   board?: string | null;
+  /** The board profile: its encoder device, quirks, control ids and alignment reach the native
+   * encoder (video.encoder auto / v4l2m2m). Default: the profile named by `board`, if any. */
+  boardProfile?: BoardProfile | null;
   /** Credentials (default: from the configuration). */
   credentials?: CredentialsProvider;
   env?: NodeJS.ProcessEnv;
@@ -87,11 +91,36 @@ export class DeviceError extends Error {
   }
 }
 
-const ENCODER = 'openh264';
-
 /** What the encoded track is made from: a change of any of it needs a new track. */
 function trackKey(c: Config, video: VideoSettings): string {
-  return JSON.stringify([c.video.source, c.video.encoder, video.width, video.height, video.fps, c.video.keyframeInterval, c.audio.source]);
+  return JSON.stringify([c.video.source, c.video.encoder, c.video.encoderDevice, c.video.captureTimestamps, video.width, video.height, video.fps, c.video.keyframeInterval, c.audio.source]);
+}
+
+/** The native track options for the configured source and encoder, with the board profile's encoder facts. */
+export function videoTrackSource(c: Config, board: BoardProfile | null): Omit<VideoTrackOptions, 'width' | 'height' | 'fps' | 'bitrateKbps' | 'keyframeInterval'> {
+  const src = c.video.source;
+  const source: VideoTrackOptions =
+    src.type === 'file'
+      ? { source: 'file', path: src.path, loop: src.loop }
+      : src.type === 'pipe'
+        ? { source: 'pipe', command: src.command, pipeFormat: src.format }
+        : src.type === 'v4l2'
+          ? { source: 'v4l2', device: src.device, ...(src.format !== 'auto' ? { captureFormat: src.format } : c.video.encoder === 'passthrough' ? { captureFormat: 'H264' } : {}) }
+          : { source: 'pattern' };
+  const device = c.video.encoderDevice ?? board?.encoders[0]?.device;
+  const profile = board?.encoders.find((e) => e.device === device);
+  const encoder = c.video.encoder === 'passthrough' ? 'auto' : c.video.encoder;
+  return {
+    ...source,
+    encoder,
+    ...(device ? { encoderDevice: device } : {}),
+    ...(profile ? { encoderQuirks: profile.quirks } : {}),
+    ...(profile?.controls?.bitrate !== undefined ? { encoderBitrateCid: profile.controls.bitrate } : {}),
+    ...(profile?.controls?.idrPeriod !== undefined ? { encoderIdrPeriodCid: profile.controls.idrPeriod } : {}),
+    ...(profile?.align?.width !== undefined ? { encoderWidthAlign: profile.align.width } : {}),
+    ...(profile?.align?.height !== undefined ? { encoderHeightAlign: profile.align.height } : {}),
+    captureTimestamps: c.video.captureTimestamps,
+  };
 }
 
 /** What the channel session is made from: a change of any of it needs a new session. */
@@ -144,14 +173,25 @@ export class Device implements DeviceController {
   #trackKey = '';
   #resumeOnRollback = false;
   #channelKey = '';
+  readonly #boardProfile: BoardProfile | null;
 
   constructor(opts: DeviceOptions) {
     this.#opts = opts;
+    this.#boardProfile = opts.boardProfile !== undefined ? opts.boardProfile : Device.#profileOf(opts.board);
     this.store = opts.store;
     this.#log = (opts.logger ?? new Logger({ level: 'warn' })).child({ module: 'device' });
     const v = this.store.config.video;
     this.#bitrateKbps = v.bitrate.startKbps;
     this.#video = { width: v.width, height: v.height, fps: v.fps };
+  }
+
+  static #profileOf(id: string | null | undefined): BoardProfile | null {
+    if (!id) return null;
+    try {
+      return loadBoardProfiles().find((b) => b.id === id) ?? null;
+    } catch {
+      return null;
+    }
   }
 
   get state(): ChannelState {
@@ -205,10 +245,21 @@ export class Device implements DeviceController {
       state: this.#state,
       version: this.#opts.version ?? 'unknown',
       board: this.#opts.board ?? null,
-      encoder: this.#state === 'stopped' ? null : ENCODER,
+      ...this.#encoderStatus(),
       viewers: this.#viewers.size,
       channel: this.store.config.channel.name,
     };
+  }
+
+  /** Which encoder runs and why, from the native track (auto's choice and its reason). */
+  #encoderStatus(): Pick<DeviceStatus, 'encoder' | 'encoderReason'> {
+    if (this.#state === 'stopped' || !this.#track) return { encoder: null, encoderReason: null };
+    try {
+      const s = this.#track.stats();
+      return { encoder: s.encoder, encoderReason: s.encoderReason };
+    } catch {
+      return { encoder: null, encoderReason: null };
+    }
   }
 
   start(): Promise<DeviceStatus> {
@@ -235,15 +286,12 @@ export class Device implements DeviceController {
 
   #checkVideo(c: Config): void {
     const v = c.video;
-    if (v.source.type === 'v4l2') {
-      throw new DeviceError('ERR_UNSUPPORTED', 'video.source v4l2 is not available in this build (supported: pattern, file, pipe)');
-    }
-    const h264Source = v.source.type === 'file' || v.source.type === 'pipe';
+    const h264Source = v.source.type === 'file' || (v.source.type === 'pipe' && v.source.format === 'h264');
     if (h264Source && v.encoder !== 'auto' && v.encoder !== 'passthrough') {
       throw new DeviceError('ERR_UNSUPPORTED', `video.source ${v.source.type} gives H.264 already: video.encoder must be auto or passthrough, got ${v.encoder}`);
     }
-    if (!h264Source && v.encoder !== 'auto' && v.encoder !== 'openh264') {
-      throw new DeviceError('ERR_UNSUPPORTED', `video.encoder ${v.encoder} is not available for the pattern source in this build (supported: auto, openh264)`);
+    if ((v.source.type === 'pattern' || (v.source.type === 'pipe' && v.source.format !== 'h264')) && v.encoder === 'passthrough') {
+      throw new DeviceError('ERR_UNSUPPORTED', `video.encoder passthrough needs an H.264 source; video.source ${v.source.type} gives raw frames`);
     }
     if (c.audio.source === 'alsa') {
       throw new DeviceError('ERR_UNSUPPORTED', 'audio.source alsa is not available in this build (supported: none, tone)');
@@ -253,9 +301,8 @@ export class Device implements DeviceController {
   #newTrack(c: Config, video: VideoSettings, kbps: number): VideoTrack {
     this.#checkVideo(c);
     try {
-      const src = c.video.source;
       const track = new VideoTrack({
-        ...(src.type === 'file' ? { source: 'file' as const, path: src.path, loop: src.loop } : src.type === 'pipe' ? { source: 'pipe' as const, command: src.command } : { source: 'pattern' as const }),
+        ...videoTrackSource(c, this.#boardProfile),
         width: video.width,
         height: video.height,
         fps: video.fps,
@@ -263,6 +310,8 @@ export class Device implements DeviceController {
         keyframeInterval: c.video.keyframeInterval,
       });
       this.#trackKey = trackKey(c, video);
+      const s = track.stats();
+      this.#log.info('video track', { source: s.source, encoder: s.encoder, reason: s.encoderReason, width: s.width, height: s.height });
       return track;
     } catch (e) {
       throw new DeviceError('ERR_MEDIA', `cannot open the video track: ${(e as Error).message}`);
@@ -681,7 +730,7 @@ export class Device implements DeviceController {
       bitrateKbps: viewers.reduce((s, v) => s + v.bitrateKbps, 0),
       fps: viewers.length ? Math.max(...viewers.map((v) => v.fps)) : 0,
     };
-    return Object.assign({ viewers, total }, ts ? { encoder: { targetKbps: this.#bitrateKbps, measuredKbps: encoderKbps, framesEncoded: ts.framesEncoded, width: ts.width, height: ts.height, fps: ts.fps } } : {});
+    return Object.assign({ viewers, total }, ts ? { encoder: { name: ts.encoder, targetKbps: this.#bitrateKbps, measuredKbps: encoderKbps, framesEncoded: ts.framesEncoded, width: ts.width, height: ts.height, fps: ts.fps } } : {});
   }
 
   async kickViewer(clientId: string): Promise<boolean> {
