@@ -136,7 +136,7 @@ t.test('probe prints JSON for a fake Jetson', async (t) => {
   t.match(rep, {
     board: { id: 'jetson-xavier-nx' },
     detection: { model: 'NVIDIA Jetson Xavier NX Developer Kit', tegraRelease: '# R35 (release), REVISION: 4.1', arch: 'aarch64' },
-    encoders: [{ device: '/dev/nvhost-msenc', exists: true, opened: true }],
+    encoders: [{ device: '/dev/nvhost-msenc', exists: true, opened: false, usable: false, detail: /not a character device/ }],
     auto: { encoder: 'openh264' },
   });
   const bad = await cli(['probe', '--board', 'rpi-99']);

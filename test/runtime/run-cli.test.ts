@@ -51,12 +51,12 @@ t.test('usage and configuration errors exit 2 with one line', { skip: !built && 
   t.match(help.stdout, /kvs-edge run --config FILE/);
 });
 
-t.test('a source this build cannot open: exit 2 (a configuration error) with the reason', { skip: (!built || !addon) && 'needs dist/ and the addon' }, async (t) => {
+t.test('a camera that is not there: exit 1 (systemd retries: it may be plugged in) naming the device', { skip: (!built || !addon) && 'needs dist/ and the addon' }, async (t) => {
   const file = join(dir, 'v4l2.json');
-  writeFileSync(file, JSON.stringify({ video: { source: { type: 'v4l2' } }, credentials: { source: 'static', accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', secretAccessKey: 'x' } }));
+  writeFileSync(file, JSON.stringify({ video: { source: { type: 'v4l2', device: '/dev/video-kvs-missing' } }, credentials: { source: 'static', accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', secretAccessKey: 'x' } }));
   const r = await cli(['run', '--config', file, '--log-level', 'silent']);
-  t.equal(r.code, 2);
-  t.match(r.stderr, /ERR_UNSUPPORTED: video\.source v4l2 is not available in this build/);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ERR_MEDIA: cannot open the video track: VideoTrack: \/dev\/video-kvs-missing: No such file or directory/);
 });
 
 t.test('--local: embedded KVS service, a viewer gets frames, SIGINT exits 0', { skip: (!built || !addon) && 'needs dist/ and the addon', timeout: 90_000 }, async (t) => {

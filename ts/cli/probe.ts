@@ -1,5 +1,5 @@
 // kvs-edge probe: board, encoders, cameras, and what `auto` picks, as JSON.
-import { probe } from '../config/probe.js';
+import { probe, v4l2EncoderChecker, fsEncoderChecker, type V4l2Node } from '../config/probe.js';
 import { parse, str } from './args.js';
 import { EXIT_OK, UsageError, type CliCommand } from './command.js';
 
@@ -9,9 +9,11 @@ export const probeCommand: CliCommand = {
   help: `Usage: kvs-edge probe [--board ID] [--root DIR] [--boards-dir DIR]
 
 Reads the device-tree model (/proc/device-tree/model), the Jetson release file
-(/etc/nv_tegra_release) and the architecture, picks the board profile, tries
-each encoder device and camera the profile names, and prints in JSON what it
-found and which encoder 'video.encoder: auto' will use.
+(/etc/nv_tegra_release) and the architecture, picks the board profile, asks
+the native engine about each encoder device the profile names (V4L2 M2M with
+H.264 output?), lists every /dev/video* with its capabilities, and prints in
+JSON what it found, what 'video.encoder: auto' would open (wouldOpen) and
+which encoder it will use.
 
 Options:
   --board ID        skip detection and use this profile (e.g. rpi-4)
@@ -43,6 +45,16 @@ Exit codes: 0 probed, 1 profiles unreadable, 2 usage error.
     if (root) opts.root = root;
     if (arch) opts.arch = arch;
     if (dir) opts.boardsDir = dir;
+    // The native engine queries the devices; without the addon only existence/open is checked.
+    try {
+      const native = await import('../native/index.js');
+      const query = (paths: string[]): V4l2Node[] => native.probeV4l2(paths);
+      query([]);
+      opts.checker = v4l2EncoderChecker(query);
+      if (!root) opts.listDevices = () => native.probeV4l2();
+    } catch {
+      opts.checker = fsEncoderChecker();
+    }
     const report = await probe(opts);
     io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return EXIT_OK;

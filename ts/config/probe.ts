@@ -1,7 +1,8 @@
 // `kvs-edge probe`: which board this is, which encoder devices and cameras its profile names
 // actually exist and open, and what `video.encoder: auto` will pick. The TypeScript checker can
 // only see whether a device node exists and opens; asking it for V4L2 M2M + H.264 capabilities is
-// an ioctl that belongs to the native engine, which plugs in as another EncoderChecker.
+// an ioctl that belongs to the native engine, which plugs in as v4l2EncoderChecker (given the
+// addon's probeV4l2) and also lists every /dev/video* with its capabilities.
 import { closeSync, constants, openSync, readFileSync, statSync } from 'node:fs';
 import {
   detectBoard,
@@ -57,6 +58,43 @@ export function fsEncoderChecker(): EncoderChecker {
   };
 }
 
+/** One V4L2 node as the native engine reports it (the addon's probeV4l2). */
+export interface V4l2Node {
+  path: string;
+  opened: boolean;
+  error?: string;
+  driver?: string;
+  card?: string;
+  capabilities?: string[];
+  captureFormats?: string[];
+  outputFormats?: string[];
+  isCapture: boolean;
+  isM2M: boolean;
+  isH264Encoder: boolean;
+}
+
+/** The native checker: opens the node through libv4l2 and asks it (VIDIOC_QUERYCAP, ENUM_FMT). */
+export function v4l2EncoderChecker(query: (paths: string[]) => V4l2Node[]): EncoderChecker {
+  return async (path) => {
+    const [n] = query([path]);
+    const exists = (() => {
+      try {
+        statSync(path);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (!n || !n.opened) return { exists, opened: false, isV4l2M2M: exists ? false : null, h264Capture: exists ? false : null, detail: n?.error ?? 'not queried' };
+    const detail = n.isH264Encoder
+      ? `${n.driver}: V4L2 M2M encoder, H.264 out, ${n.outputFormats?.join('/') ?? '?'} in`
+      : n.isM2M
+        ? `${n.driver}: V4L2 M2M device without H.264 output (it gives ${n.captureFormats?.join(', ') || 'nothing'})`
+        : `${n.driver}: not a M2M device (${n.capabilities?.join(', ') ?? ''})`;
+    return { exists: true, opened: true, isV4l2M2M: n.isM2M, h264Capture: n.isH264Encoder, detail };
+  };
+}
+
 export interface EncoderProbe extends EncoderCheck {
   kind: EncoderProfile['kind'];
   device: string;
@@ -78,6 +116,13 @@ export interface ProbeReport {
   encoders: EncoderProbe[];
   cameras: CameraProbe[];
   auto: { encoder: 'v4l2m2m' | 'openh264'; device: string | null; reason: string };
+  /** What `video.encoder: auto` would open, in order, with the profile's quirks/controls/alignment. */
+  wouldOpen: Array<
+    | { encoder: 'v4l2m2m'; device: string; driver: string; quirks: string[]; controls?: EncoderProfile['controls']; align?: EncoderProfile['align'] }
+    | { encoder: 'openh264'; note: string }
+  >;
+  /** Every V4L2 node the native engine found (/dev/video*), when it was asked. */
+  devices?: V4l2Node[];
   socTemperatureC: number | null;
 }
 
@@ -88,6 +133,8 @@ export interface ProbeOptions {
   /** 'auto' (default) or a profile id to skip detection. */
   board?: string;
   checker?: EncoderChecker;
+  /** Lists the host's V4L2 nodes (the native engine's probeV4l2). */
+  listDevices?: () => V4l2Node[];
 }
 
 const PROGRAM_DIRS = ['/usr/local/bin', '/usr/bin', '/bin'];
@@ -159,12 +206,31 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     const why = encoders.map((e) => `${e.device}: ${e.detail}`).join('; ');
     auto = { encoder: 'openh264', device: null, reason: `no hardware encoder confirmed usable (${why}): software encoder` };
   }
+  const wouldOpen: ProbeReport['wouldOpen'] = (board?.encoders ?? []).map((e) => ({
+    encoder: 'v4l2m2m' as const,
+    device: e.device,
+    driver: e.driver,
+    quirks: e.quirks,
+    ...(e.controls ? { controls: e.controls } : {}),
+    ...(e.align ? { align: e.align } : {}),
+  }));
+  wouldOpen.push({ encoder: 'openh264', note: wouldOpen.length ? 'if the hardware encoder does not open or gives no H.264' : 'software encoder' });
+  let devices: V4l2Node[] | undefined;
+  if (options.listDevices) {
+    try {
+      devices = options.listDevices();
+    } catch {
+      devices = undefined;
+    }
+  }
   return {
     board: board ? { id: board.id, name: board.name, ...(board.notes ? { notes: board.notes } : {}) } : null,
     detection: { reason, ...facts },
     encoders,
     cameras: (board?.cameras ?? []).map((c) => probeCamera(root, c)),
     auto,
+    wouldOpen,
+    ...(devices ? { devices } : {}),
     socTemperatureC: readTemperature(root, board),
   };
 }

@@ -53,12 +53,17 @@ const videoSourceSchema = z.discriminatedUnion('type', [
     type: z.literal('v4l2'),
     device: filePath.default('/dev/video0'),
     format: z
-      .enum(CAPTURE_FORMATS, {
-        error: (iss) =>
-          /m?jpe?g/i.test(String(iss.input))
+      .string()
+      .superRefine((f, ctx) => {
+        if ((CAPTURE_FORMATS as readonly string[]).includes(f)) return;
+        ctx.addIssue({
+          code: 'custom',
+          message: /m?jpe?g/i.test(f)
             ? 'MJPEG is not supported: kvs-edge does not decode JPEG; use a camera mode with YUYV, NV12 or H264, or a pipe source that decodes it'
-            : `must be one of ${CAPTURE_FORMATS.join(', ')}`,
+            : `one of ${CAPTURE_FORMATS.join(', ')}`,
+        });
       })
+      .transform((f) => f as (typeof CAPTURE_FORMATS)[number])
       .default('auto'),
   }),
   z.strictObject({ type: z.literal('file'), path: filePath, loop: z.boolean().default(true) }),
