@@ -130,7 +130,7 @@ t.test('set-config: a bitrate change applied live; a change that cannot apply is
   t.equal(logger.level, 'debug', 'log level applied');
 
   const before = v.frames;
-  await t.rejects(dev.setConfig({ video: { source: { type: 'v4l2' } } }), { code: 'ERR_CONFIG_APPLY_FAILED', message: /rolled back.*v4l2/ });
+  await t.rejects(dev.setConfig({ video: { source: { type: 'v4l2', device: '/dev/kvs-no-camera' } } }), { code: 'ERR_CONFIG_APPLY_FAILED', message: /rolled back.*\/dev\/kvs-no-camera: No such file/ });
   t.equal(store.config.video.source.type, 'pattern', 'running configuration unchanged');
   t.notMatch(readFileSync(file, 'utf8'), /v4l2/, 'file holds the previous version');
   t.notOk(existsSync(`${file}.pending`), 'no pending marker left');
