@@ -4,9 +4,9 @@
 // {type:'stats'}, {type:'stop-track'}, {type:'close'}. Out: {type:'ready'}, {type:'answer', sdp},
 // {type:'candidate', ...}, {type:'state', state}, {type:'stats', peer, track},
 // {type:'track-stopped'}, {type:'error', message}.
-import { createInterface } from 'node:readline';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
+import { out, serveCommands, type In } from './fixture-io.js';
 
 interface Options {
   track?: VideoTrackOptions;
@@ -14,10 +14,6 @@ interface Options {
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-const out = (msg: object): void => {
-  process.stdout.write(`${JSON.stringify(msg)}\n`);
-};
-
 const track = new VideoTrack({ width: 640, height: 480, fps: 30, bitrateKbps: 1000, ...options.track });
 const pc = new PeerConnection({ iceServers: [], ...options.pc });
 pc.addTrack(track);
@@ -35,26 +31,7 @@ function shutdown(): void {
   setTimeout(() => process.exit(0), 100);
 }
 
-interface In {
-  type?: string;
-  sdp?: string;
-  candidate?: string;
-  sdpMid?: string | null;
-  sdpMLineIndex?: number | null;
-}
-
-const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
-  let msg: In;
-  try {
-    msg = JSON.parse(line) as In;
-  } catch {
-    out({ type: 'error', message: 'bad json line' });
-    return;
-  }
-  void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
-});
-lines.on('close', shutdown);
+serveCommands(handle, shutdown);
 
 async function handle(msg: In): Promise<void> {
   switch (msg.type) {

@@ -5,15 +5,11 @@
 // {type:'state'}, {type:'frame', keyframe} per complete access unit received (from the engine's
 // own depacketizer counts), {type:'stats', peer} on request. In: {type:'answer'},
 // {type:'candidate'}, {type:'stats'}, {type:'close'}.
-import { createInterface } from 'node:readline';
 import { PeerConnection } from '../../ts/native/index.js';
 import type { PeerConnectionOptions } from '../../ts/native/index.js';
+import { out, serveCommands, type In } from './fixture-io.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as { pc?: PeerConnectionOptions };
-const out = (msg: object): void => {
-  process.stdout.write(`${JSON.stringify(msg)}\n`);
-};
-
 const pc = new PeerConnection({ id: 'engine-viewer', iceServers: [], ...options.pc });
 pc.on('candidate', (c) => out({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }));
 pc.on('state', (s) => out({ type: 'state', state: s }));
@@ -42,26 +38,7 @@ function shutdown(): void {
   setTimeout(() => process.exit(0), 100);
 }
 
-interface In {
-  type?: string;
-  sdp?: string;
-  candidate?: string;
-  sdpMid?: string | null;
-  sdpMLineIndex?: number | null;
-}
-
-const lines = createInterface({ input: process.stdin });
-lines.on('close', shutdown);
-lines.on('line', (line) => {
-  let msg: In;
-  try {
-    msg = JSON.parse(line) as In;
-  } catch {
-    out({ type: 'error', message: 'bad json line' });
-    return;
-  }
-  void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
-});
+serveCommands(handle, shutdown);
 
 async function handle(msg: In): Promise<void> {
   switch (msg.type) {

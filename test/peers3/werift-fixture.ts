@@ -5,13 +5,9 @@
 // JSON lines. Out: {type:'offer'}, {type:'candidate'}, {type:'state'}, {type:'frame', keyframe}
 // per completed access unit (keyframe: IDR with SPS/PPS first), {type:'report', ...} on request.
 // In: {type:'answer'}, {type:'candidate'}, {type:'report'}, {type:'close'}.
-import { createInterface } from 'node:readline';
 import { RTCPeerConnection, useH264 } from 'werift';
 import { AuAssembler } from './au-assembler.js';
-
-const out = (msg: object): void => {
-  process.stdout.write(`${JSON.stringify(msg)}\n`);
-};
+import { out, serveCommands, type In } from './fixture-io.js';
 
 const pc = new RTCPeerConnection({ codecs: { video: [useH264()] } });
 const assembler = new AuAssembler();
@@ -44,14 +40,6 @@ const offer = await pc.createOffer();
 await pc.setLocalDescription(offer);
 out({ type: 'offer', sdp: pc.localDescription?.sdp ?? offer.sdp });
 
-interface In {
-  type?: string;
-  sdp?: string;
-  candidate?: string;
-  sdpMid?: string | null;
-  sdpMLineIndex?: number | null;
-}
-
 let closing = false;
 async function shutdown(): Promise<void> {
   if (closing) return;
@@ -61,18 +49,7 @@ async function shutdown(): Promise<void> {
   process.exit(0);
 }
 
-const lines = createInterface({ input: process.stdin });
-lines.on('close', () => void shutdown());
-lines.on('line', (line) => {
-  let msg: In;
-  try {
-    msg = JSON.parse(line) as In;
-  } catch {
-    out({ type: 'error', message: 'bad json line' });
-    return;
-  }
-  void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
-});
+serveCommands(handle, () => void shutdown());
 
 async function handle(msg: In): Promise<void> {
   switch (msg.type) {
