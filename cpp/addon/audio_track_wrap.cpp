@@ -65,6 +65,10 @@ Napi::Value AudioTrackWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("bytesEncoded", Napi::Number::New(env, static_cast<double>(s.bytes_encoded)));
   o.Set("framesDropped", Napi::Number::New(env, static_cast<double>(track_->frames_dropped())));
   o.Set("subscribers", Napi::Number::New(env, static_cast<double>(track_->subscribers())));
+  o.Set("g711Subscribers", Napi::Number::New(env, static_cast<double>(track_->g711_subscribers())));
+  o.Set("g711Frames", Napi::Number::New(env, static_cast<double>(s.g711_frames)));
+  o.Set("loops", Napi::Number::New(env, static_cast<double>(s.loops)));
+  o.Set("passthrough", Napi::Boolean::New(env, s.passthrough));
   return o;
 }
 

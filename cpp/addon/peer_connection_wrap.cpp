@@ -1,6 +1,7 @@
 #include "peer_connection_wrap.h"
 
 #include <atomic>
+#include <cstring>
 
 #include "addon.h"
 #include "network_thread.h"
@@ -185,12 +186,36 @@ PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
     throw_type_error(env, "PeerConnection: dtlsRole must be \"auto\", \"client\" or \"server\", got \"" + role + "\"");
   Napi::Value sink = o.Get("audioSink");
   if (sink.IsObject()) {
-    Napi::Value path = sink.As<Napi::Object>().Get("path");
-    if (!path.IsString() || path.As<Napi::String>().Utf8Value().empty())
-      throw_type_error(env, "PeerConnection: audioSink.path must be a file path");
-    config.audio_sink_path = path.As<Napi::String>();
+    // { path, format?: 'wav' | 'ogg' } (format from the extension by default) or { command: argv }
+    Napi::Object so = sink.As<Napi::Object>();
+    Napi::Value path = so.Get("path"), command = so.Get("command"), format = so.Get("format");
+    if (!path.IsUndefined() && !command.IsUndefined())
+      throw_type_error(env, "PeerConnection: audioSink takes a path or a command, not both");
+    if (command.IsArray()) {
+      Napi::Array argv = command.As<Napi::Array>();
+      if (argv.Length() == 0) throw_type_error(env, "PeerConnection: audioSink.command must be a non-empty argv array");
+      for (uint32_t i = 0; i < argv.Length(); ++i) {
+        if (!argv.Get(i).IsString() || (i == 0 && argv.Get(i).As<Napi::String>().Utf8Value().empty()))
+          throw_type_error(env, "PeerConnection: audioSink.command must hold strings (argv, no shell)");
+        config.audio_sink.command.push_back(argv.Get(i).As<Napi::String>());
+      }
+      config.audio_sink.kind = "command";
+    } else if (!command.IsUndefined()) {
+      throw_type_error(env, "PeerConnection: audioSink.command must be an argv array, e.g. [\"aplay\", \"-f\", \"S16_LE\", \"-r\", \"48000\", \"-c\", \"1\", \"-\"]");
+    } else {
+      if (!path.IsString() || path.As<Napi::String>().Utf8Value().empty())
+        throw_type_error(env, "PeerConnection: audioSink.path must be a file path");
+      std::string p = path.As<Napi::String>();
+      std::string f = format.IsString() ? format.As<Napi::String>().Utf8Value() : "";
+      if (!format.IsUndefined() && f != "wav" && f != "ogg")
+        throw_type_error(env, "PeerConnection: audioSink.format must be \"wav\" or \"ogg\"");
+      auto ends = [&p](const char* ext) { return p.size() > std::strlen(ext) && p.compare(p.size() - std::strlen(ext), std::string::npos, ext) == 0; };
+      if (f.empty()) f = ends(".ogg") || ends(".opus") ? "ogg" : "wav";
+      config.audio_sink.kind = f;
+      config.audio_sink.path = p;
+    }
   } else if (!sink.IsUndefined() && !sink.IsNull()) {
-    throw_type_error(env, "PeerConnection: audioSink must be { path }");
+    throw_type_error(env, "PeerConnection: audioSink must be { path, format? } or { command }");
   }
   Napi::Value wg = o.Get("waitForGathering");
   config.wait_for_gathering = wg.IsBoolean() && wg.As<Napi::Boolean>().Value();
@@ -421,6 +446,10 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("audioPacketsReceived", static_cast<double>(s.audio_packets_received));
   num("audioBytesReceived", static_cast<double>(s.audio_bytes_received));
   num("audioSamplesWritten", static_cast<double>(s.audio_samples_written));
+  num("audioSinkPackets", static_cast<double>(s.audio_sink_packets));
+  num("audioSinkBytes", static_cast<double>(s.audio_sink_bytes));
+  num("audioSinkDropped", static_cast<double>(s.audio_sink_dropped));
+  num("audioSinkRestarts", static_cast<double>(s.audio_sink_restarts));
   num("dataMessagesSent", static_cast<double>(s.data_messages_sent));
   num("dataMessagesReceived", static_cast<double>(s.data_messages_received));
   num("dataBytesSent", static_cast<double>(s.data_bytes_sent));

@@ -37,15 +37,22 @@ void AudioTrack::warm_up() {
   if (!closed_) pipeline_->start();
 }
 
-void AudioTrack::subscribe(Subscriber* s) {
+void AudioTrack::subscribe(Subscriber* s, bool g711) {
   if (std::find(subscribers_.begin(), subscribers_.end(), s) == subscribers_.end()) subscribers_.push_back(s);
+  if (g711 && std::find(g711_subscribers_.begin(), g711_subscribers_.end(), s) == g711_subscribers_.end())
+    g711_subscribers_.push_back(s);
   subscriber_count_ = subscribers_.size();
+  g711_count_ = g711_subscribers_.size();
+  pipeline_->set_g711(g711_count_ > 0);
   warm_up();
 }
 
 void AudioTrack::unsubscribe(Subscriber* s) {
   subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
+  g711_subscribers_.erase(std::remove(g711_subscribers_.begin(), g711_subscribers_.end(), s), g711_subscribers_.end());
   subscriber_count_ = subscribers_.size();
+  g711_count_ = g711_subscribers_.size();
+  pipeline_->set_g711(g711_count_ > 0);
 }
 
 media::AudioPipelineStats AudioTrack::stats() const { return pipeline_->stats(); }

@@ -1,4 +1,4 @@
-// An audio track: one Opus pipeline fanned out to any number of peers. Frames are produced on
+// An audio track: one audio pipeline fanned out to any number of peers. Frames are produced on
 // the media thread and delivered on the network thread (bounded hand-over, drops counted).
 #pragma once
 #include <atomic>
@@ -22,12 +22,15 @@ class AudioTrack : public std::enable_shared_from_this<AudioTrack> {
   static std::shared_ptr<AudioTrack> create(const media::AudioConfig& config, std::string* error);
   ~AudioTrack();
 
-  void subscribe(Subscriber* s);    // network thread; starts the pipeline
+  // network thread; starts the pipeline. `g711`: the peer sends PCMU/PCMA, so the pipeline
+  // encodes G.711 as well while such a peer is subscribed.
+  void subscribe(Subscriber* s, bool g711 = false);
   void unsubscribe(Subscriber* s);  // network thread
   void warm_up();                   // thread-safe
   media::AudioPipelineStats stats() const;
   uint64_t frames_dropped() const { return dropped_; }
   size_t subscribers() const { return subscriber_count_; }
+  size_t g711_subscribers() const { return g711_count_; }
   const media::AudioConfig& config() const { return config_; }
   void close();
 
@@ -38,7 +41,8 @@ class AudioTrack : public std::enable_shared_from_this<AudioTrack> {
   media::AudioConfig config_;
   std::unique_ptr<media::AudioPipeline> pipeline_;
   std::vector<Subscriber*> subscribers_;
-  std::atomic<size_t> subscriber_count_{0};
+  std::vector<Subscriber*> g711_subscribers_;
+  std::atomic<size_t> subscriber_count_{0}, g711_count_{0};
   std::atomic<int> in_flight_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<bool> started_{false}, closed_{false};

@@ -361,7 +361,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
         }
         video_done = true;
       }
-    } else if (usable && rtp && m.kind == "audio" && !audio_done && (audio_track_ || !config_.audio_sink_path.empty()) &&
+    } else if (usable && rtp && m.kind == "audio" && !audio_done && (audio_track_ || config_.audio_sink.enabled()) &&
                find_audio_codec(m, &audio_codec_)) {
       // Opus (RFC 7587), else G.711 PCMU/PCMA (RFC 3551) when that is all the viewer offers: we
       // send the tone when the viewer can receive, and take its talk-back when it sends and a
@@ -375,7 +375,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
       bool viewer_receives = m.direction.empty() || m.direction == "sendrecv" || m.direction == "recvonly";
       bool viewer_sends = m.direction.empty() || m.direction == "sendrecv" || m.direction == "sendonly";
       audio_send_ = audio_track_ && viewer_receives;
-      audio_receive_ = !config_.audio_sink_path.empty() && viewer_sends;
+      audio_receive_ = config_.audio_sink.enabled() && viewer_sends;
       direction = audio_send_ && audio_receive_ ? "sendrecv" : audio_send_ ? "sendonly" : audio_receive_ ? "recvonly" : "inactive";
       if (audio_send_) {
         a.msid = "kvs-edge kvs-edge-audio";
@@ -588,11 +588,15 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
   }
   if (audio_track_ && audio_send_ && !audio_subscribed_) {
     audio_subscribed_ = true;
-    audio_track_->subscribe(this);
+    audio_track_->subscribe(this, audio_codec_ != AudioCodec::kOpus);  // G.711 is encoded only for such peers
   }
-  if (audio_receive_ && !audio_sink_.is_open()) {
+  if (audio_receive_ && !audio_sink_) {
     std::string sink_error;
-    if (!audio_sink_.open(config_.audio_sink_path, 2, &sink_error)) KVS_ERROR(config_.id, "%s", sink_error.c_str());
+    auto codec = audio_codec_ == AudioCodec::kOpus   ? media::SinkCodec::kOpus
+                 : audio_codec_ == AudioCodec::kPcmu ? media::SinkCodec::kPcmu
+                                                     : media::SinkCodec::kPcma;
+    audio_sink_ = media::AudioSink::open(config_.audio_sink, codec, &sink_error);
+    if (!audio_sink_) KVS_ERROR(config_.id, "talk-back: %s", sink_error.c_str());
   }
   if (!report_timer_) {
     GSource* src = g_timeout_source_new(kReportIntervalMs);
@@ -687,6 +691,7 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
   const std::vector<uint8_t>& payload = audio_codec_ == AudioCodec::kOpus   ? frame->data
                                         : audio_codec_ == AudioCodec::kPcmu ? frame->pcmu
                                                                             : frame->pcma;
+  if (payload.empty()) return;  // encoded before this G.711 peer subscribed
   // Opus runs a 48 kHz RTP clock, G.711 8 kHz (RFC 3551 4.5.14).
   uint32_t ts = audio_codec_ == AudioCodec::kOpus ? frame->rtp_timestamp : frame->rtp_timestamp / 6;
   uint8_t buf[kRtpMaxHeaderSize + 1500 + kSrtpMaxTrailer];
@@ -740,8 +745,7 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     // Padding (RFC 3550 5.1): the last byte says how many bytes to drop.
     size_t end = payload_end(packet, size, h->header_size);
     if (end <= h->header_size) return;
-    if (audio_codec_ == AudioCodec::kOpus) audio_sink_.push(packet + h->header_size, end - h->header_size, h->sequence);
-    else audio_sink_.push_g711(packet + h->header_size, end - h->header_size, h->sequence, audio_codec_ == AudioCodec::kPcma);
+    if (audio_sink_) audio_sink_->push(packet + h->header_size, end - h->header_size, h->sequence);
   }
 }
 
@@ -871,7 +875,7 @@ void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback do
     a.direction = options.audio;
     audio_pt_ = 111;
     audio_send_ = options.audio == "sendrecv";
-    audio_receive_ = !config_.audio_sink_path.empty();
+    audio_receive_ = config_.audio_sink.enabled();
     if (audio_send_) {
       a.msid = "kvs-edge kvs-edge-audio";
       a.ssrcs.push_back({audio_ssrc_, "cname:kvs-edge"});
@@ -1192,7 +1196,14 @@ PeerStats PeerConnection::stats() const {
     s.twcc_loss_fraction = twcc_.loss_fraction();
     s.twcc_delay_signal = to_string(twcc_.signal());
   }
-  s.audio_samples_written = audio_sink_.samples_written();
+  if (audio_sink_) {
+    auto a = audio_sink_->stats();
+    s.audio_samples_written = a.samples;
+    s.audio_sink_packets = a.packets;
+    s.audio_sink_bytes = a.bytes_written;
+    s.audio_sink_dropped = a.dropped;
+    s.audio_sink_restarts = a.restarts;
+  }
   s.dtls_role = dtls_ ? (dtls_->is_client() ? "client" : "server") : "";
   if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
   return s;
@@ -1209,7 +1220,7 @@ void PeerConnection::close() {
   subscribed_ = false;
   if (audio_subscribed_ && audio_track_) audio_track_->unsubscribe(this);
   audio_subscribed_ = false;
-  audio_sink_.close();
+  if (audio_sink_) audio_sink_->close();
   if (sctp_) sctp_->close();
   if (dtls_) dtls_->close();
   if (ice_) ice_->close();

@@ -19,7 +19,7 @@
 #include "twcc.h"
 #include "audio_track.h"
 #include "video_track.h"
-#include "wav_sink.h"
+#include "audio_sink.h"
 
 namespace kvs::rtc {
 
@@ -41,8 +41,9 @@ struct PeerConfig {
   // Our DTLS role when the offer leaves it to us (a=setup:actpass). RFC 8842 5.3 recommends
   // the answerer be active (client); kServer makes it passive.
   enum class DtlsRole { kAuto, kClient, kServer } dtls_role = DtlsRole::kAuto;
-  // Where the viewer's audio (talk-back, Opus) is written as WAV; empty = not received.
-  std::string audio_sink_path;
+  // Where the viewer's audio (talk-back) goes: a WAV or Ogg Opus file, or a playback command;
+  // kind "" = not received.
+  media::AudioSinkConfig audio_sink;
 };
 
 struct PeerStats {
@@ -60,6 +61,9 @@ struct PeerStats {
   uint64_t data_messages_sent = 0, data_messages_received = 0, data_bytes_sent = 0, data_bytes_received = 0;
   uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
   uint64_t audio_samples_written = 0;
+  // The talk-back sink: payloads taken, bytes written to the file or command, packets dropped
+  // while the playback command was down or not reading, and its restarts.
+  uint64_t audio_sink_packets = 0, audio_sink_bytes = 0, audio_sink_dropped = 0, audio_sink_restarts = 0;
   // Viewer role
   uint64_t frames_received = 0, keyframes_received = 0, video_bytes_received = 0, incomplete_frames = 0;
   // Viewer role: video RTP packets received and lost (RFC 3550 A.3: expected from the extended
@@ -179,7 +183,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   std::unique_ptr<Observer> observer_;
   std::shared_ptr<VideoTrack> track_;
   std::shared_ptr<AudioTrack> audio_track_;
-  media::OpusWavSink audio_sink_;
+  std::unique_ptr<media::AudioSink> audio_sink_;  // opened when media flows
   int audio_pt_ = -1;          // negotiated audio payload type
   AudioCodec audio_codec_ = AudioCodec::kOpus;
   int audio_clock_khz() const { return audio_codec_ == AudioCodec::kOpus ? 48 : 8; }

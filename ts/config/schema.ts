@@ -117,14 +117,42 @@ const videoSchema = z
     }
   });
 
+const argv = z.array(z.string().min(1, 'argv entries must be non-empty')).min(1, 'must name the command to run (argv, no shell)');
+
+const talkbackSchema = z
+  .strictObject({
+    /**
+     * Where a viewer's audio goes: 'file' (WAV or Ogg Opus, `path` with `{viewer}` replaced by the
+     * viewer's client id), 'command' (argv, no shell, fed s16le 48 kHz mono on stdin, e.g.
+     * aplay -f S16_LE -r 48000 -c 1 -), or 'none'.
+     */
+    sink: z.enum(['none', 'alsa', 'file', 'command']).default('none'),
+    device: z.string().min(1).optional(),
+    path: filePath.optional(),
+    /** File format; default from the extension (.ogg/.opus: ogg, otherwise wav). */
+    format: z.enum(['wav', 'ogg']).optional(),
+    command: argv.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.sink === 'file' && v.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'talkback sink "file" needs a path (e.g. /var/lib/kvs-edge/talkback-{viewer}.ogg)' });
+    if (v.sink === 'command' && v.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'talkback sink "command" needs a command (argv, e.g. ["aplay", "-f", "S16_LE", "-r", "48000", "-c", "1", "-"])' });
+    if (v.sink !== 'file' && (v.path !== undefined || v.format !== undefined)) ctx.addIssue({ code: 'custom', path: ['path'], message: `path/format are for talkback sink "file", not "${v.sink}"` });
+    if (v.sink !== 'command' && v.command !== undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: `command is for talkback sink "command", not "${v.sink}"` });
+  })
+  .prefault({});
+
 const audioSchema = z
   .strictObject({
-    source: z.enum(['none', 'tone', 'alsa']).default('none'),
+    /** 'file': an Ogg Opus file at `path`, looped. */
+    source: z.enum(['none', 'tone', 'alsa', 'file']).default('none'),
     device: z.string().min(1).optional(),
+    path: filePath.optional(),
     codec: z.enum(['opus']).default('opus'),
-    talkback: z
-      .strictObject({ sink: z.enum(['none', 'alsa']).default('none'), device: z.string().min(1).optional() })
-      .prefault({}),
+    talkback: talkbackSchema,
+  })
+  .superRefine((v, ctx) => {
+    if (v.source === 'file' && v.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'audio source "file" needs the path of an Ogg Opus file' });
+    if (v.source !== 'file' && v.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `path is for audio source "file", not "${v.source}"` });
   })
   .prefault({});
 

@@ -59,8 +59,12 @@ export interface VideoTrackOptions {
 }
 
 export interface AudioTrackOptions {
-  /** 'tone': a 440 Hz beep (300 ms each second); 'pcm': raw s16le 48 kHz PCM from `path`, looped. */
-  source?: 'tone' | 'pcm';
+  /**
+   * 'tone': a 440 Hz beep (300 ms each second); 'pcm': raw s16le 48 kHz PCM from `path`, looped;
+   * 'ogg': an Ogg Opus file at `path`, looped: sent as it is when every packet lasts 20 ms,
+   * otherwise decoded and re-encoded (channels come from its OpusHead).
+   */
+  source?: 'tone' | 'pcm' | 'ogg';
   path?: string;
   frequency?: number;
   channels?: 1 | 2;
@@ -72,6 +76,13 @@ export interface AudioTrackStats {
   bytesEncoded: number;
   framesDropped: number;
   subscribers: number;
+  /** Subscribers that negotiated PCMU/PCMA; G.711 is encoded only while there is one. */
+  g711Subscribers: number;
+  g711Frames: number;
+  /** Times a file source started over. */
+  loops: number;
+  /** An Ogg Opus file's packets are sent as they are (no re-encode). */
+  passthrough: boolean;
 }
 
 export interface TrackStats {
@@ -111,8 +122,12 @@ export interface PeerConnectionOptions {
   localAddresses?: string[];
   /** Resolve setRemoteOffer only when gathering is complete, with every candidate in the answer. */
   waitForGathering?: boolean;
-  /** Write the viewer's audio (Opus talk-back) to this WAV file (48 kHz, 16-bit, stereo). */
-  audioSink?: { path: string };
+  /**
+   * The viewer's audio (talk-back, Opus or G.711): a WAV file (48 kHz, 16-bit, stereo), an Ogg
+   * Opus file (format from the extension .ogg/.opus unless given), or a playback command (argv,
+   * no shell) fed s16le 48 kHz mono on its stdin and restarted with backoff when it exits.
+   */
+  audioSink?: AudioSinkOptions;
   /** Our DTLS role when the offer says a=setup:actpass ('auto' = client, as RFC 8842 recommends). */
   dtlsRole?: 'auto' | 'client' | 'server';
 }
@@ -154,6 +169,8 @@ export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'f
 
 export type KeyframeReason = 'pli' | 'fir' | 'join';
 
+export type AudioSinkOptions = { path: string; format?: 'wav' | 'ogg' } | { command: string[] };
+
 export interface PeerStats {
   id: string;
   state: PeerState;
@@ -169,6 +186,11 @@ export interface PeerStats {
   audioPacketsReceived: number;
   audioBytesReceived: number;
   audioSamplesWritten: number;
+  /** Talk-back sink: payloads taken, bytes written (file or command stdin), packets dropped while the command was down or slow, command restarts. */
+  audioSinkPackets: number;
+  audioSinkBytes: number;
+  audioSinkDropped: number;
+  audioSinkRestarts: number;
   dataMessagesSent: number;
   dataMessagesReceived: number;
   dataBytesSent: number;

@@ -13,6 +13,7 @@ import { ControlPlane, createChannelSignaling, type IceCandidate, type IceServer
 import type { CredentialsProvider } from '../kvs/Credentials.js';
 import { Logger, type LogLevel } from '../log/logger.js';
 import { AudioTrack, PeerConnection, VideoTrack, setNativeLogLevel, type VideoTrackOptions } from '../native/index.js';
+import type { AudioSinkOptions } from '../native/index.js';
 import type { PeerState } from '../native/types.js';
 import type {
   ChannelState,
@@ -93,7 +94,7 @@ export class DeviceError extends Error {
 
 /** What the encoded track is made from: a change of any of it needs a new track. */
 function trackKey(c: Config, video: VideoSettings): string {
-  return JSON.stringify([c.video.source, c.video.encoder, c.video.encoderDevice, c.video.captureTimestamps, video.width, video.height, video.fps, c.video.keyframeInterval, c.audio.source]);
+  return JSON.stringify([c.video.source, c.video.encoder, c.video.encoderDevice, c.video.captureTimestamps, video.width, video.height, video.fps, c.video.keyframeInterval, c.audio.source, c.audio.path]);
 }
 
 /** The native track options for the configured source and encoder, with the board profile's encoder facts. */
@@ -121,6 +122,17 @@ export function videoTrackSource(c: Config, board: BoardProfile | null): Omit<Vi
     ...(profile?.align?.height !== undefined ? { encoderHeightAlign: profile.align.height } : {}),
     captureTimestamps: c.video.captureTimestamps,
   };
+}
+
+/** The talk-back sink of one viewer: `{viewer}` in a file path becomes its (sanitized) client id. */
+function talkbackSink(c: Config, clientId: string): { audioSink?: AudioSinkOptions } {
+  const tb = c.audio.talkback;
+  if (tb.sink === 'command' && tb.command) return { audioSink: { command: tb.command } };
+  if (tb.sink === 'file' && tb.path) {
+    const path = tb.path.replaceAll('{viewer}', clientId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    return { audioSink: { path, ...(tb.format ? { format: tb.format } : {}) } };
+  }
+  return {};
 }
 
 /** What the channel session is made from: a change of any of it needs a new session. */
@@ -294,7 +306,10 @@ export class Device implements DeviceController {
       throw new DeviceError('ERR_UNSUPPORTED', `video.encoder passthrough needs an H.264 source; video.source ${v.source.type} gives raw frames`);
     }
     if (c.audio.source === 'alsa') {
-      throw new DeviceError('ERR_UNSUPPORTED', 'audio.source alsa is not available in this build (supported: none, tone)');
+      throw new DeviceError('ERR_UNSUPPORTED', 'audio.source alsa is not available in this build (supported: none, tone, file)');
+    }
+    if (c.audio.talkback.sink === 'alsa') {
+      throw new DeviceError('ERR_UNSUPPORTED', 'audio.talkback.sink alsa is not available in this build: use sink "command" with ["aplay", "-f", "S16_LE", "-r", "48000", "-c", "1", "-"]');
     }
   }
 
@@ -319,9 +334,9 @@ export class Device implements DeviceController {
   }
 
   #newAudio(c: Config): AudioTrack | undefined {
-    if (c.audio.source !== 'tone') return undefined;
+    if (c.audio.source !== 'tone' && c.audio.source !== 'file') return undefined;
     try {
-      return new AudioTrack({ source: 'tone' });
+      return c.audio.source === 'file' ? new AudioTrack({ source: 'ogg', path: c.audio.path ?? '' }) : new AudioTrack({ source: 'tone' });
     } catch (e) {
       throw new DeviceError('ERR_MEDIA', `cannot open the audio track: ${(e as Error).message}`);
     }
@@ -488,7 +503,8 @@ export class Device implements DeviceController {
         iceTransportPolicy: this.store.config.ice.transportPolicy,
         ...(this.#opts.localAddresses ? { localAddresses: this.#opts.localAddresses } : {}),
         // The clientId cannot leave the directory: it has no '/' (KVS allows [a-zA-Z0-9_.-]).
-        ...(this.#opts.talkbackDir ? { audioSink: { path: join(this.#opts.talkbackDir, `talkback-${clientId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.wav`) } } : {}),
+        // The demo's talkbackDir wins; otherwise audio.talkback of the configuration.
+        ...(this.#opts.talkbackDir ? { audioSink: { path: join(this.#opts.talkbackDir, `talkback-${clientId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.wav`) } } : talkbackSink(this.store.config, clientId)),
       });
       const v: Viewer = {
         clientId,
