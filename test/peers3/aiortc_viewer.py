@@ -1,7 +1,14 @@
 #!/usr/bin/python3
 """aiortc (Debian python3-aiortc) as a KVS viewer, driven over stdin/stdout JSON lines.
 
-Run with Debian's interpreter: /usr/bin/python3 test/peers3/aiortc_viewer.py [--no-audio]
+Run with Debian's interpreter:
+  /usr/bin/python3 test/peers3/aiortc_viewer.py [--no-audio] [--send-tone=HZ] [--datachannel]
+
+  --no-audio       offer video only
+  --send-tone=HZ   send audio too (sendrecv): a sine of HZ Hz from our own AudioStreamTrack,
+                   which aiortc encodes to Opus
+  --datachannel    open a data channel "kvsDataChannel" (the engine is expected to echo on it)
+                   and echo every message on channels the engine opens
 
 Out (stdout, one JSON object per line):
   {"type": "offer", "sdp": ...}                 once, after ICE gathering (aiortc does not trickle)
@@ -9,10 +16,15 @@ Out (stdout, one JSON object per line):
   {"type": "ice", "state": ...}                 iceConnectionState changes
   {"type": "track", "kind": ...}                a remote track appeared
   {"type": "frame", "n", "width", "height", "keyframe", "ms"}   each decoded video frame
+  {"type": "audio", "frames", "samples", "rate", "rms", "freq"}  every 50 decoded audio frames
+                                                (level and dominant frequency of the last second)
+  {"type": "dc-open", "label", "origin": "viewer"|"engine"}
+  {"type": "dc-message", "label", "text"} or {..., "b64"}   a message received (binary as base64)
   {"type": "error", "message": ...}
 In (stdin):
   {"type": "answer", "sdp": ...}
   {"type": "candidate", "candidate": "candidate:...", "sdpMid": ..., "sdpMLineIndex": ...}
+  {"type": "dc-send", "label", "text"} or {..., "b64"}   send on our channel (binary from base64)
   {"type": "close"}  (or EOF)
 
 Decoded frames come from aiortc's own H.264 decoder (PyAV / ffmpeg): RemoteStreamTrack.recv()
@@ -20,13 +32,18 @@ returns av.VideoFrame objects, so a frame counted here was decoded, with its rea
 """
 
 import asyncio
+import base64
+import fractions
 import json
 import sys
 import time
 
+from av import AudioFrame
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.sdp import candidate_from_sdp
+
+from audio_meter import AudioMeter, tone
 
 
 def emit(obj):
@@ -53,18 +70,83 @@ async def consume_video(track, t0):
 
 
 async def consume_audio(track):
+    """aiortc decodes Opus itself; each frame is s16 (packed, interleaved) at 48 kHz."""
+    meter = AudioMeter()
     while True:
         try:
-            await track.recv()
+            frame = await track.recv()
         except MediaStreamError:
             return
+        samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels)).mean(axis=1)
+        report = meter.add(samples)
+        if report:
+            emit(report)
+
+
+class ToneTrack(AudioStreamTrack):
+    """A sine of `frequency` Hz in 20 ms frames at 48 kHz, paced like aiortc's own tracks."""
+
+    def __init__(self, frequency):
+        super().__init__()
+        self.frequency = frequency
+        self.rate = 48000
+        self.sent = 0
+        self.start = None
+
+    async def recv(self):
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.start is None:
+            self.start = time.time()
+        else:
+            await asyncio.sleep(self.start + self.sent / self.rate - time.time())
+        n = self.rate // 50
+        frame = AudioFrame.from_ndarray(tone(self.frequency, self.sent, n).reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.rate
+        frame.pts = self.sent
+        frame.time_base = fractions.Fraction(1, self.rate)
+        self.sent += n
+        return frame
+
+
+def dc_report(label, message):
+    if isinstance(message, str):
+        return {"type": "dc-message", "label": label, "text": message}
+    return {"type": "dc-message", "label": label, "b64": base64.b64encode(message).decode()}
 
 
 async def main():
     audio = "--no-audio" not in sys.argv
+    send_tone = None
+    for arg in sys.argv[1:]:
+        if arg.startswith("--send-tone="):
+            send_tone = float(arg.split("=", 1)[1])
     t0 = time.monotonic()
     pc = RTCPeerConnection()
     tasks = []
+    channels = {}  # label -> our RTCDataChannel
+
+    if "--datachannel" in sys.argv:
+        ours = pc.createDataChannel("kvsDataChannel")
+        channels[ours.label] = ours
+
+        @ours.on("open")
+        def on_open():
+            emit({"type": "dc-open", "label": ours.label, "origin": "viewer"})
+
+        @ours.on("message")
+        def on_message(message):
+            emit(dc_report(ours.label, message))
+
+    @pc.on("datachannel")
+    def on_datachannel(channel):
+        # Opened by the engine: everything received is echoed back.
+        emit({"type": "dc-open", "label": channel.label, "origin": "engine"})
+
+        @channel.on("message")
+        def on_message(message):
+            emit(dc_report(channel.label, message))
+            channel.send(message)
 
     @pc.on("connectionstatechange")
     def on_state():
@@ -83,7 +165,9 @@ async def main():
             tasks.append(asyncio.ensure_future(consume_audio(track)))
 
     pc.addTransceiver("video", direction="recvonly")
-    if audio:
+    if send_tone is not None:
+        pc.addTransceiver(ToneTrack(send_tone), direction="sendrecv")
+    elif audio:
         pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     emit({"type": "offer", "sdp": pc.localDescription.sdp})
@@ -118,6 +202,9 @@ async def main():
                 if cand.sdpMid is None and cand.sdpMLineIndex is None:
                     cand.sdpMLineIndex = 0
                 await pc.addIceCandidate(cand)
+            elif kind == "dc-send":
+                channel = channels[msg.get("label", "kvsDataChannel")]
+                channel.send(msg["text"] if "text" in msg else base64.b64decode(msg["b64"]))
             elif kind == "close":
                 break
         except Exception as exc:  # report, keep running: the test decides

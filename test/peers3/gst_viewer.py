@@ -2,10 +2,19 @@
 """GStreamer webrtcbin as a KVS viewer, driven over stdin/stdout JSON lines.
 
 Run with Debian's interpreter (python3-gi, gir1.2-gst-plugins-bad-1.0):
-  /usr/bin/python3 test/peers3/gst_viewer.py [--audio] [--bundle-policy=max-bundle|balanced|max-compat]
+  /usr/bin/python3 test/peers3/gst_viewer.py [--audio] [--send-tone=HZ] [--datachannel]
+                                             [--bundle-policy=max-bundle|balanced|max-compat]
+
+  --audio          a recvonly Opus transceiver; what arrives is decoded (rtpopusdepay ! opusdec)
+  --send-tone=HZ   a sendrecv Opus transceiver instead: audiotestsrc (sine, HZ Hz) ! opusenc !
+                   rtpopuspay goes to the engine, and the engine's audio is decoded as above
+  --datachannel    open a data channel "kvsDataChannel" and echo every message on channels the
+                   engine opens
 
 With max-bundle (the default) every section after the first is offered with port 0 and
 a=bundle-only (RFC 8843 6); with balanced each section has its own port in one BUNDLE group.
+GStreamer 1.22 puts no BUNDLE group in a balanced offer, and the engine accepts only the first
+section of an offer without BUNDLE (docs/engine.md): use max-bundle for audio and data channels.
 
 It offers one recvonly H.264 video transceiver (and, with --audio, a recvonly Opus one), and
 decodes what arrives: webrtcbin -> rtph264depay -> h264parse -> openh264dec (or avdec_h264)
@@ -17,14 +26,23 @@ Out: {"type": "offer"}, {"type": "candidate", "candidate", "sdpMLineIndex"},
      {"type": "frame", "n", "width", "height", "keyframe"}  per decoded picture; keyframe is
          whether the access unit that went into the decoder for it was not a delta unit,
      {"type": "au", "n", "keyframes"} every 30 access units into the decoder,
+     {"type": "audio", "frames", "samples", "rate", "rms", "freq"} every 50 decoded audio
+         buffers (level and dominant frequency of the last second),
+     {"type": "dc-open", "label", "origin": "viewer"|"engine"},
+     {"type": "dc-message", "label", "text"} or {..., "b64"} per message received,
      {"type": "error", "message"}
 In:  {"type": "answer", "sdp"}, {"type": "candidate", "candidate", "sdpMLineIndex"},
-     {"type": "close"} (or EOF)
+     {"type": "dc-send", "label", "text"} or {..., "b64"}, {"type": "close"} (or EOF)
 """
 
+import base64
 import json
 import sys
 import threading
+
+import numpy
+
+from audio_meter import AudioMeter
 
 import gi
 
@@ -47,8 +65,11 @@ def enum_name(value):
     return nick if nick else str(value)
 
 
+OPUS_CAPS = "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,encoding-params=(string)2"
+
+
 class Viewer:
-    def __init__(self, audio, bundle_policy):
+    def __init__(self, audio, bundle_policy, send_tone=None, datachannel=False):
         self.loop = GLib.MainLoop()
         self.pipe = Gst.Pipeline.new("viewer")
         self.webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
@@ -67,6 +88,10 @@ class Viewer:
         self.first_au_keyframe = None
         self.lock = threading.Lock()
         self.offer_sent = False
+        self.meter = AudioMeter()
+        self.want_datachannel = datachannel
+        self.channels = {}  # label -> our GstWebRTCDataChannel
+        self.remote_channels = []  # kept alive: channels the engine opened
 
         video_caps = Gst.Caps.from_string(
             "application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,"
@@ -75,21 +100,78 @@ class Viewer:
             "rtcp-fb-nack=(boolean)true,rtcp-fb-nack-pli=(boolean)true"
         )
         self.webrtc.emit("add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY, video_caps)
-        if audio:
-            audio_caps = Gst.Caps.from_string(
-                "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,encoding-params=(string)2"
-            )
+        if send_tone is not None:
+            self.add_tone_sender(send_tone)
+        elif audio:
+            audio_caps = Gst.Caps.from_string(OPUS_CAPS)
             self.webrtc.emit("add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY, audio_caps)
 
         self.webrtc.connect("on-negotiation-needed", self.on_negotiation_needed)
         self.webrtc.connect("on-ice-candidate", self.on_ice_candidate)
         self.webrtc.connect("pad-added", self.on_pad_added)
+        self.webrtc.connect("on-data-channel", self.on_data_channel)
         self.webrtc.connect("notify::connection-state", self.on_conn_state)
         self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
         bus = self.pipe.get_bus()
         bus.add_signal_watch()
         bus.connect("message::error", self.on_bus_error)
         bus.connect("message::warning", self.on_bus_warning)
+
+    def add_tone_sender(self, frequency):
+        """audiotestsrc ! opusenc ! rtpopuspay -> a sendrecv audio transceiver of webrtcbin."""
+        chain = Gst.parse_bin_from_description(
+            "audiotestsrc is-live=true wave=sine volume=0.3 freq=%f ! audioconvert ! audioresample ! "
+            "audio/x-raw,rate=48000,channels=1 ! opusenc frame-size=20 ! rtpopuspay pt=111 ! "
+            "capsfilter caps=\"%s\"" % (frequency, OPUS_CAPS),
+            True,
+        )
+        self.pipe.add(chain)
+        pad = self.webrtc.request_pad_simple("sink_%u")
+        transceiver = pad.get_property("transceiver")
+        transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDRECV)
+        transceiver.set_property("codec-preferences", Gst.Caps.from_string(OPUS_CAPS))
+        chain.get_static_pad("src").link(pad)
+
+    # --- data channels -------------------------------------------------------------------
+    def create_data_channel(self):
+        channel = self.webrtc.emit("create-data-channel", "kvsDataChannel", None)
+        if channel is None:
+            emit({"type": "error", "message": "create-data-channel returned nothing"})
+            return
+        self.channels["kvsDataChannel"] = channel
+        channel.connect("on-open", lambda ch: emit({"type": "dc-open", "label": ch.props.label, "origin": "viewer"}))
+        channel.connect("on-message-string", lambda ch, text: emit({"type": "dc-message", "label": ch.props.label, "text": text}))
+        channel.connect("on-message-data", lambda ch, data: emit(self.binary_report(ch, data)))
+
+    @staticmethod
+    def binary_report(channel, data):
+        raw = data.get_data() if data is not None else b""
+        return {"type": "dc-message", "label": channel.props.label, "b64": base64.b64encode(bytes(raw)).decode()}
+
+    def on_data_channel(self, _element, channel):
+        # Opened by the engine: everything received is echoed back.
+        self.remote_channels.append(channel)
+        emit({"type": "dc-open", "label": channel.props.label, "origin": "engine"})
+
+        def on_string(ch, text):
+            emit({"type": "dc-message", "label": ch.props.label, "text": text})
+            ch.emit("send-string", text)
+
+        def on_data(ch, data):
+            emit(self.binary_report(ch, data))
+            ch.emit("send-data", data)
+
+        channel.connect("on-message-string", on_string)
+        channel.connect("on-message-data", on_data)
+
+    def send_on_channel(self, msg):
+        channel = self.channels.get(msg.get("label", "kvsDataChannel"))
+        if channel is None:
+            emit({"type": "error", "message": "no channel %s" % msg.get("label")})
+        elif "text" in msg:
+            channel.emit("send-string", msg["text"])
+        else:
+            channel.emit("send-data", GLib.Bytes.new(base64.b64decode(msg["b64"])))
 
     # --- signaling ---------------------------------------------------------------------
     def on_negotiation_needed(self, element):
@@ -149,6 +231,9 @@ class Viewer:
             return
         caps = pad.get_current_caps() or pad.query_caps(None)
         media = caps.get_structure(0).get_string("media") if caps and caps.get_size() > 0 else None
+        if media == "audio":
+            self.decode_audio(pad)
+            return
         if media != "video":
             sink = Gst.ElementFactory.make("fakesink")
             sink.set_property("async", False)
@@ -180,6 +265,30 @@ class Viewer:
             e.sync_state_with_parent()
         res = pad.link(depay.get_static_pad("sink"))
         emit({"type": "decoder", "name": decoder_name, "link": enum_name(res)})
+
+    def decode_audio(self, pad):
+        """rtpopusdepay ! opusdec -> mono s16 at 48 kHz -> the meter (every buffer is decoded audio)."""
+        chain = Gst.parse_bin_from_description(
+            "rtpopusdepay ! opusdec ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
+            "fakesink name=audiosink signal-handoffs=true sync=false async=false",
+            True,
+        )
+        chain.get_by_name("audiosink").connect("handoff", self.on_audio)
+        self.pipe.add(chain)
+        chain.sync_state_with_parent()
+        res = pad.link(chain.get_static_pad("sink"))
+        emit({"type": "audio-decoder", "name": "opusdec", "link": enum_name(res)})
+
+    def on_audio(self, _sink, buf, _pad):
+        ok, info = buf.map(Gst.MapFlags.READ)
+        if not ok:
+            return
+        samples = numpy.frombuffer(bytes(info.data), dtype=numpy.int16)
+        buf.unmap(info)
+        with self.lock:
+            report = self.meter.add(samples)
+        if report:
+            emit(report)
 
     def on_access_unit(self, _pad, info):
         buf = info.get_buffer()
@@ -243,12 +352,17 @@ class Viewer:
             self.set_answer(msg["sdp"])
         elif kind == "candidate":
             self.add_candidate(msg)
+        elif kind == "dc-send":
+            self.send_on_channel(msg)
         elif kind == "close":
             self.loop.quit()
             return False
         return True
 
     def run(self):
+        if self.want_datachannel:
+            self.pipe.set_state(Gst.State.READY)
+            self.create_data_channel()
         self.pipe.set_state(Gst.State.PLAYING)
         channel = GLib.IOChannel.unix_new(sys.stdin.fileno())
         GLib.io_add_watch(channel, GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN | GLib.IOCondition.HUP, self.on_stdin)
@@ -259,17 +373,21 @@ class Viewer:
 
 def main():
     Gst.init(None)
-    missing = [n for n in ("webrtcbin", "nicesrc", "rtph264depay", "h264parse") if not Gst.ElementFactory.find(n)]
+    needed = ("webrtcbin", "nicesrc", "rtph264depay", "h264parse", "rtpopusdepay", "opusdec", "opusenc", "rtpopuspay", "audiotestsrc")
+    missing = [n for n in needed if not Gst.ElementFactory.find(n)]
     if not (Gst.ElementFactory.find("openh264dec") or Gst.ElementFactory.find("avdec_h264")):
         missing.append("openh264dec|avdec_h264")
     if missing:
         emit({"type": "error", "message": "missing GStreamer elements: " + ", ".join(missing)})
         sys.exit(3)
     policy = "max-bundle"
+    send_tone = None
     for arg in sys.argv[1:]:
         if arg.startswith("--bundle-policy="):
             policy = arg.split("=", 1)[1]
-    Viewer("--audio" in sys.argv, policy).run()
+        if arg.startswith("--send-tone="):
+            send_tone = float(arg.split("=", 1)[1])
+    Viewer("--audio" in sys.argv, policy, send_tone, "--datachannel" in sys.argv).run()
 
 
 if __name__ == "__main__":

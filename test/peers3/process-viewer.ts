@@ -156,9 +156,31 @@ export class ProcessViewer implements ViewerLike {
         this.log.push(JSON.stringify(msg).slice(0, 500));
         for (const w of this.waiters.splice(0)) w.fail();
         return;
+      case 'audio':
+      case 'dc-open':
+      case 'dc-message':
+        this.received.push(msg);
+        return;
       default:
         this.log.push(JSON.stringify(msg).slice(0, 500));
     }
+  }
+
+  /** Audio reports and data channel events, in arrival order (see the python viewers' headers). */
+  readonly received: Message[] = [];
+
+  /** Messages of `type` received so far. */
+  receivedOf(type: string): Message[] {
+    return this.received.filter((m) => m['type'] === type);
+  }
+
+  /** Polls (every 100 ms, at most timeoutMs) until `done` holds; returns whether it did. */
+  async until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    for (const end = Date.now() + timeoutMs; !done(); ) {
+      if (Date.now() > end || this.exitCode !== undefined) return done();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return true;
   }
 
   /** Sends a command to the child (fixtures that understand more than answer/candidate/close). */
