@@ -19,6 +19,7 @@ declare -A SRC=(
   [sdp_fuzz]="fuzz/sdp_fuzz.cpp cpp/rtc/sdp.cpp"
   [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp cpp/rtc/twcc.cpp"
   [h264_packetizer_fuzz]="fuzz/h264_packetizer_fuzz.cpp cpp/rtc/h264_packetizer.cpp cpp/media/annexb.cpp"
+  [ogg_fuzz]="fuzz/ogg_fuzz.cpp cpp/media/ogg.cpp -lopus"
 )
 # Seeds: a tiny valid stream (SPS, PPS, IDR, P, SEI) so the fuzzer starts from real structure.
 seed() { mkdir -p "$OUT/corpus/$1"; printf "$2" >"$OUT/corpus/$1/seed-$3"; }
@@ -32,8 +33,10 @@ seed rtcp_fuzz '\x81\xc9\x00\x07\x01\x02\x03\x04\xaa\xbb\xcc\xdd\x40\xff\xff\xfe
 # Transport-wide feedback across the sequence wrap: run, 2-bit and 1-bit vectors, small/large deltas.
 seed rtcp_fuzz '\x8f\xcd\x00\x08\x00\x00\x00\x01\x00\x00\x00\x02\xff\xfe\x00\x0c\x00\x00\x10\x07\x20\x03\xc9\x10\xb0\x00\x04\x08\x00\xff\x9c\xff\x01\x02\x03\x00' 2
 seed h264_packetizer_fuzz "\x40$STREAM" 1
+# Ogg Opus: a short file made by GStreamer (opusenc ! oggmux), CRCs and all.
+mkdir -p "$OUT/corpus/ogg_fuzz" && cp fuzz/seeds/tone.ogg "$OUT/corpus/ogg_fuzz/"
 status=0
-for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz sdp_fuzz rtcp_fuzz h264_packetizer_fuzz; do
+for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz sdp_fuzz rtcp_fuzz h264_packetizer_fuzz ogg_fuzz; do
   # shellcheck disable=SC2086
   "$CXX" "${FLAGS[@]}" ${SRC[$t]} -o "$OUT/$t"
   echo "== $t: $RUNS runs"

@@ -1,5 +1,6 @@
 #include "ogg.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -56,9 +57,9 @@ bool OggReader::read_page() {
     error_ = "Ogg page at byte " + std::to_string(at) + ": " + what;
     return false;
   };
-  if (size_ - pos_ < kHeader) return fail("truncated header (" + std::to_string(size_ - pos_) + " bytes left)");
   const uint8_t* p = data_ + pos_;
-  if (std::memcmp(p, "OggS", 4) != 0) return fail("no OggS capture pattern (not an Ogg file)");
+  if (std::memcmp(p, "OggS", std::min<size_t>(4, size_ - pos_)) != 0) return fail("no OggS capture pattern (not an Ogg file)");
+  if (size_ - pos_ < kHeader) return fail("truncated header (" + std::to_string(size_ - pos_) + " bytes left)");
   if (p[4] != 0) return fail("stream structure version " + std::to_string(p[4]) + " (only 0 exists)");
   const uint8_t type = p[5];
   const int64_t granule = static_cast<int64_t>(rd64(p + 6));
@@ -140,13 +141,14 @@ std::vector<uint8_t> OggWriter::flush(bool eos) {
   std::memcpy(h, "OggS", 4);
   h[4] = 0;
   h[5] = static_cast<uint8_t>((continued_ ? 0x01 : 0) | (first_ ? 0x02 : 0) | (eos ? 0x04 : 0));
-  // The granule of the last packet that ends on the page; -1 when none does (RFC 3533 6).
-  wr64(h + 6, static_cast<uint64_t>(completed_ ? granule_ : -1));
+  // The granule of the last packet that ends on the page; -1 when none does (RFC 3533 6). An
+  // empty end-of-stream page repeats the last one.
+  wr64(h + 6, static_cast<uint64_t>(completed_ || segments_.empty() ? granule_ : -1));
   wr32(h + 14, serial_);
   wr32(h + 18, sequence_++);
   wr32(h + 22, 0);
   h[26] = static_cast<uint8_t>(segments_.size());
-  std::memcpy(h + kHeader, segments_.data(), segments_.size());
+  if (!segments_.empty()) std::memcpy(h + kHeader, segments_.data(), segments_.size());
   if (!body_.empty()) std::memcpy(h + kHeader + segments_.size(), body_.data(), body_.size());
   wr32(h + 22, ogg_crc(page.data(), page.size()));
   first_ = false;

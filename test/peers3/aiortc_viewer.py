@@ -70,13 +70,15 @@ async def consume_video(track, t0):
 
 
 async def consume_audio(track):
-    """aiortc decodes Opus itself; each frame is s16 (packed, interleaved) at 48 kHz."""
-    meter = AudioMeter()
+    """aiortc decodes Opus (48 kHz) or G.711 (8 kHz) itself; frames are s16, packed, interleaved."""
+    meter = None
     while True:
         try:
             frame = await track.recv()
         except MediaStreamError:
             return
+        if meter is None:
+            meter = AudioMeter(rate=frame.sample_rate)
         samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels)).mean(axis=1)
         report = meter.add(samples)
         if report:
