@@ -1,6 +1,7 @@
 #include "audio_sink.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <opus/opus.h>
 #include <signal.h>
 #include <spawn.h>
@@ -254,6 +255,7 @@ class CommandSink final : public DecodingSink {
 
   void close() override {
     closed_ = true;
+    drain(std::chrono::milliseconds(1000));  // what the command has not taken yet, briefly
     stop_child();
   }
 
@@ -369,6 +371,23 @@ class CommandSink final : public DecodingSink {
       }
     }
     stats_.samples += static_cast<uint64_t>(frames);
+  }
+
+  // Sends the backlog; waits for the command to read for at most `limit` when it is slow.
+  void drain(std::chrono::milliseconds limit) {
+    const auto end = Clock::now() + limit;
+    while (fd_ >= 0 && !backlog_.empty() && Clock::now() < end) {
+      ssize_t n = ::send(fd_, backlog_.data(), backlog_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        stats_.bytes_written += static_cast<uint64_t>(n);
+        backlog_.erase(backlog_.begin(), backlog_.begin() + n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        pollfd pfd{fd_, POLLOUT, 0};
+        ::poll(&pfd, 1, 20);
+      } else {
+        return;
+      }
+    }
   }
 
   static constexpr size_t kMaxBacklog = 2 * kRate * sizeof(int16_t);  // 2 s

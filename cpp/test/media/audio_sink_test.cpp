@@ -114,8 +114,8 @@ TEST(CommandSink, FeedsDecodedPcmToTheCommand) {
   ASSERT_TRUE(sink) << error;
   auto packets = opus_tone(50);
   for (int i = 0; i < 50; ++i) sink->push(packets[i].data(), packets[i].size(), static_cast<uint16_t>(i));
+  sink->close();  // what dd has not read yet is handed over first
   auto s = sink->stats();
-  sink->close();
   EXPECT_EQ(s.samples, 50u * 960);
   EXPECT_EQ(s.dropped, 0u);
   const size_t want = 50 * 960 * 2;  // s16le mono
