@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core';
 import t from 'tap';
 import { AudioTrack, PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import { CHROMIUM_ARGS } from './chromium-viewer.js';
+import { onlyAudioCodec } from '../peers3/audio-analysis.js';
 
 type W = Window & { v: RTCPeerConnection; pending: RTCIceCandidateInit[]; toEngine(c: RTCIceCandidateInit): void };
 
@@ -27,22 +28,6 @@ function wavStats(path: string): { channels: number; rate: number; samples: numb
     sum += s * s;
   }
   return { channels, rate, samples: n / channels, rms: Math.sqrt(sum / Math.max(1, n)) };
-}
-
-/** Keeps only the named codec on the offer's audio line (what a G.711-only client offers). */
-function onlyAudioCodec(sdp: string, codec: string): string {
-  const lines = sdp.split('\r\n');
-  const m = lines.findIndex((l) => l.startsWith('m=audio'));
-  const end = lines.findIndex((l, i) => i > m && l.startsWith('m='));
-  const section = lines.slice(m, end < 0 ? undefined : end);
-  const pt = section.map((l) => new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'i').exec(l)?.[1]).find((x) => x);
-  if (!pt) throw new Error(`the offer has no ${codec}`);
-  const kept = section.filter((l) => {
-    const p = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)/.exec(l)?.[1];
-    return p === undefined || p === pt;
-  });
-  kept[0] = kept[0]!.replace(/^(m=audio \S+ \S+) .*$/, `$1 ${pt}`);
-  return [...lines.slice(0, m), ...kept, ...(end < 0 ? [] : lines.slice(end))].join('\r\n');
 }
 
 for (const codec of ['opus', 'PCMU', 'PCMA'] as const) t.test(`${codec} both ways with Chromium: tone to the viewer, microphone to a WAV file`, async (t) => {

@@ -1,6 +1,7 @@
 // Reads what a talk-back sink wrote and measures it: WAV parsing, an Ogg Opus file decoded by a
 // real decoder (GStreamer oggdemux ! opusdec through gst-launch-1.0), RMS level and the dominant
-// frequency (Goertzel scan).
+// frequency (Goertzel scan); and an offer edit that leaves one audio codec (a G.711-only client).
+// onlyAudioCodec is self-contained: audio.test.ts runs it inside Chromium through toString().
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -99,4 +100,20 @@ export function loudest(x: Float64Array, rate: number, seconds: number): Float64
     if (e > bestE) [bestAt, bestE] = [at, e];
   }
   return x.subarray(bestAt, bestAt + n);
+}
+
+/** Keeps only the named codec on the offer's audio line (what a G.711-only client offers). */
+export function onlyAudioCodec(sdp: string, codec: string): string {
+  const lines = sdp.split('\r\n');
+  const m = lines.findIndex((l) => l.startsWith('m=audio'));
+  const end = lines.findIndex((l, i) => i > m && l.startsWith('m='));
+  const section = lines.slice(m, end < 0 ? undefined : end);
+  const pt = section.map((l) => new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'i').exec(l)?.[1]).find((x) => x);
+  if (!pt) throw new Error(`the offer has no ${codec}`);
+  const kept = section.filter((l) => {
+    const p = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)/.exec(l)?.[1];
+    return p === undefined || p === pt;
+  });
+  kept[0] = kept[0]!.replace(/^(m=audio \S+ \S+) .*$/, `$1 ${pt}`);
+  return [...lines.slice(0, m), ...kept, ...(end < 0 ? [] : lines.slice(end))].join('\r\n');
 }
