@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../ts/config/errors.js';
 import { validateConfig } from '../../ts/config/load.js';
 import { AudioTrack } from '../../ts/native/index.js';
+import { talkbackSink } from '../../ts/runtime/device.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-audio-config-'));
@@ -30,6 +31,16 @@ t.test('valid audio sections', async (t) => {
   t.match(validateConfig({ audio: { source: 'tone', talkback: { sink: 'file', path: '/var/lib/kvs-edge/talk-{viewer}.ogg' } } }).audio.talkback, { sink: 'file', path: '/var/lib/kvs-edge/talk-{viewer}.ogg' });
   t.match(validateConfig({ audio: { talkback: { sink: 'file', path: '/tmp/t.wav', format: 'wav' } } }).audio.talkback, { format: 'wav' });
   t.match(validateConfig({ audio: { talkback: { sink: 'command', command: ['aplay', '-f', 'S16_LE', '-r', '48000', '-c', '1', '-'] } } }).audio.talkback, { sink: 'command', command: ['aplay', '-f', 'S16_LE', '-r', '48000', '-c', '1', '-'] });
+});
+
+t.test('the runtime gives each viewer its sink: {viewer} becomes its (sanitized) client id', async (t) => {
+  const file = validateConfig({ audio: { talkback: { sink: 'file', path: '/var/talk/{viewer}.ogg' } } });
+  t.same(talkbackSink(file, 'door/../bell 1'), { audioSink: { path: '/var/talk/door_.._bell_1.ogg' } });
+  const wav = validateConfig({ audio: { talkback: { sink: 'file', path: '/var/talk.raw', format: 'wav' } } });
+  t.same(talkbackSink(wav, 'v'), { audioSink: { path: '/var/talk.raw', format: 'wav' } });
+  const cmd = validateConfig({ audio: { talkback: { sink: 'command', command: ['aplay', '-'] } } });
+  t.same(talkbackSink(cmd, 'v'), { audioSink: { command: ['aplay', '-'] } });
+  t.same(talkbackSink(validateConfig({}), 'v'), {}, 'no sink by default');
 });
 
 t.test('incomplete or contradictory audio sections name the field', async (t) => {

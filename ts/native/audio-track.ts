@@ -2,7 +2,7 @@ import { addon, type RawAudioTrack } from './addon.js';
 import { toNativeError } from './errors.js';
 import type { AudioTrackOptions, AudioTrackStats } from './types.js';
 
-/** One Opus stream (a test tone for now) that any number of peers send. */
+/** One audio stream (a tone, raw PCM or an Ogg Opus file) that any number of peers send: Opus, or G.711 for peers that offer only that. */
 export class AudioTrack {
   /** @internal */
   readonly raw: RawAudioTrack;

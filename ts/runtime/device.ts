@@ -125,7 +125,7 @@ export function videoTrackSource(c: Config, board: BoardProfile | null): Omit<Vi
 }
 
 /** The talk-back sink of one viewer: `{viewer}` in a file path becomes its (sanitized) client id. */
-function talkbackSink(c: Config, clientId: string): { audioSink?: AudioSinkOptions } {
+export function talkbackSink(c: Config, clientId: string): { audioSink?: AudioSinkOptions } {
   const tb = c.audio.talkback;
   if (tb.sink === 'command' && tb.command) return { audioSink: { command: tb.command } };
   if (tb.sink === 'file' && tb.path) {
