@@ -64,8 +64,8 @@ export class ProcessViewer implements ViewerLike {
     readonly kind: string,
     args: string[],
     readonly name = kind,
-    /** Program and leading arguments; default Debian's python, unbuffered. */
-    command: string[] = [DEBIAN_PYTHON, '-u'],
+    /** Program and leading arguments; default Debian's python, unbuffered, writing no __pycache__ into the tree. */
+    command: string[] = [DEBIAN_PYTHON, '-u', '-B'],
   ) {
     const [program, ...lead] = command;
     this.child = spawn(program ?? DEBIAN_PYTHON, [...lead, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
