@@ -177,6 +177,11 @@ class Viewer:
     def on_negotiation_needed(self, element):
         if self.offer_sent:
             return
+        if self.want_datachannel and "kvsDataChannel" not in self.channels:
+            # webrtcbin may ask as soon as it is READY, before run() made the channel: the offer
+            # waits for it, or it would lack the m=application section.
+            GLib.timeout_add(20, lambda: self.on_negotiation_needed(element) and False)
+            return
         self.offer_sent = True
         promise = Gst.Promise.new_with_change_func(self.on_offer_created, element, None)
         element.emit("create-offer", None, promise)
