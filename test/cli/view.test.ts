@@ -13,11 +13,13 @@ const sources: Record<string, unknown> = {
 };
 
 for (const [name, source] of Object.entries(sources)) t.test(`view reports what a camera (${name} source) on the local service sends`, { skip: !ready && 'needs dist/ and the addon (npm run setup)' }, async (t) => {
-  const cam = await startLocalCamera(t, { channel: { name: 'hil-cam' }, video: { width: 320, height: 240, source } });
+  // The pattern camera stamps capture times (SEI), so the viewer can report glass-to-glass.
+  const stamped = name === 'pattern';
+  const cam = await startLocalCamera(t, { channel: { name: 'hil-cam' }, video: { width: 320, height: 240, source, captureTimestamps: stamped } });
   const view = kvsEdge(['view', '--channel', 'hil-cam', ...cam.viewerArgs, '--duration', '3', '--json']);
   const code = await view.exit;
   t.equal(code, 0, `view exits 0 (stderr: ${view.err().slice(-300)})`);
-  const r = JSON.parse(view.out().trim().split('\n').pop() ?? '{}') as { connected: boolean; frames: number; keyframes: number; fps: number; lossPercent: number; timeToFirstFrameMs?: number; phases: { iceMs?: number; dtlsMs?: number } };
+  const r = JSON.parse(view.out().trim().split('\n').pop() ?? '{}') as { connected: boolean; frames: number; keyframes: number; fps: number; lossPercent: number; glassToGlassMs?: number; timeToFirstFrameMs?: number; phases: { iceMs?: number; dtlsMs?: number } };
   t.equal(r.connected, true);
   t.ok(r.frames >= 60, `frames received (${r.frames})`);
   t.ok(r.keyframes >= 1, 'at least one keyframe');
@@ -26,6 +28,8 @@ for (const [name, source] of Object.entries(sources)) t.test(`view reports what 
   t.type(r.timeToFirstFrameMs, 'number', `time to first frame ${r.timeToFirstFrameMs} ms`);
   t.type(r.phases.iceMs, 'number', 'ICE phase');
   t.type(r.phases.dtlsMs, 'number', 'DTLS phase');
+  if (stamped) t.ok(r.glassToGlassMs !== undefined && r.glassToGlassMs >= 0 && r.glassToGlassMs < 5000, `glass to glass ${r.glassToGlassMs} ms (same host clock)`);
+  else t.equal(r.glassToGlassMs, undefined, 'no capture timestamps, no glass-to-glass figure');
   await cam.stop();
 });
 

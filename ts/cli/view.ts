@@ -98,7 +98,7 @@ export interface ViewReport {
   incompleteFrames: number;
   rttMs?: number;
   timeToFirstFrameMs?: number;
-  /** Capture-to-arrival latency, when the stream carries capture timestamps (SEI). */
+  /** Capture-to-arrival latency (mean over the frames), when the stream carries capture timestamps (SEI). */
   glassToGlassMs?: number;
   phases: { answerMs?: number; iceMs?: number; dtlsMs?: number; firstKeyframeMs?: number };
   audioPackets: number;
@@ -124,7 +124,6 @@ export async function view(args: ViewArgs): Promise<ViewReport> {
 
 function report(args: ViewArgs, s: PeerStats, answerMs: number | undefined, w?: ViewWindow): ViewReport {
   const ttff = s.timing.firstFrameReceivedMs;
-  const g2g = (s as PeerStats & { glassToGlassMs?: number }).glassToGlassMs;
   return {
     channel: args.channel,
     clientId: args.clientId,
@@ -138,7 +137,7 @@ function report(args: ViewArgs, s: PeerStats, answerMs: number | undefined, w?: 
     incompleteFrames: s.incompleteFrames,
     ...(s.rttMs !== undefined ? { rttMs: s.rttMs } : {}),
     ...(ttff !== undefined ? { timeToFirstFrameMs: Math.round(ttff) } : {}),
-    ...(g2g !== undefined ? { glassToGlassMs: Math.round(g2g) } : {}),
+    ...(s.glassToGlassMeanMs !== undefined ? { glassToGlassMs: Math.round(s.glassToGlassMeanMs) } : {}),
     phases: {
       ...(answerMs !== undefined ? { answerMs: Math.round(answerMs) } : {}),
       ...(s.timing.iceConnectedMs !== undefined ? { iceMs: Math.round(s.timing.iceConnectedMs) } : {}),

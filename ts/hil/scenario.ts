@@ -182,13 +182,22 @@ async function listedViewers(send: Send): Promise<string[]> {
 }
 
 /** One measurement window over all viewers at once. */
-async function measureAll(viewers: NativeViewer[], seconds: number): Promise<(ViewWindow & { clientId: string; rttMs?: number })[]> {
+async function measureAll(viewers: NativeViewer[], seconds: number): Promise<(ViewWindow & { clientId: string; rttMs?: number; glassToGlassMs?: number })[]> {
   const before = await Promise.all(viewers.map((v) => v.stats()));
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const after = await Promise.all(viewers.map((v) => v.stats()));
   const secs = (performance.now() - t0) / 1000;
-  return viewers.map((v, i) => ({ clientId: v.clientId, ...windowBetween(before[i]!, after[i]!, secs), ...(after[i]!.rttMs !== undefined ? { rttMs: after[i]!.rttMs } : {}) }));
+  return viewers.map((v, i) => {
+    const s = after[i]!;
+    return {
+      clientId: v.clientId,
+      ...windowBetween(before[i]!, s, secs),
+      ...(s.rttMs !== undefined ? { rttMs: s.rttMs } : {}),
+      // When the camera stamps capture times (video.captureTimestamps).
+      ...(s.glassToGlassMeanMs !== undefined ? { glassToGlassMs: Math.round(s.glassToGlassMeanMs) } : {}),
+    };
+  });
 }
 
 function mean(xs: number[]): number {
