@@ -2,6 +2,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchKvsEdgeTtff } from './ttff.js';
+import { main as benchEncoder } from './encoder.js';
+
+// `npm run bench -- encoder`: only the software encoder benchmark (bench/encoder.ts).
+if (process.argv.slice(2).includes('encoder')) {
+  await benchEncoder();
+  process.exit(0);
+}
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
@@ -19,3 +26,5 @@ mkdirSync('bench/results', { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(`bench/results/ttff-${stamp}.json`, JSON.stringify({ machine, ttff }, null, 2));
 console.log(`\nwritten bench/results/ttff-${stamp}.json`);
+
+await benchEncoder();
