@@ -159,39 +159,10 @@ bool V4l2Capture::open(std::string* error) {
 
 bool V4l2Capture::allocate(std::string* error) {
   const std::string who = config_.device + " (" + driver() + ")";
-  v4l2_requestbuffers req{};
-  req.count = std::max(2, config_.buffers);
-  req.type = type_;
-  req.memory = V4L2_MEMORY_MMAP;
-  if (int r = device_.ioctl(VIDIOC_REQBUFS, &req); r != 0 || req.count == 0) {
-    *error = who + ": VIDIOC_REQBUFS failed: " + (r ? v4l2_errno_text(r) : "no buffers");
-    return false;
-  }
-  bufs_.assign(req.count, Buffer{});
-  for (uint32_t i = 0; i < req.count; ++i) {
-    v4l2_plane planes[VIDEO_MAX_PLANES]{};
-    v4l2_buffer b{};
-    b.index = i;
-    b.type = type_;
-    b.memory = V4L2_MEMORY_MMAP;
-    if (mplane_) {
-      b.m.planes = planes;
-      b.length = VIDEO_MAX_PLANES;
-    }
-    if (int r = device_.ioctl(VIDIOC_QUERYBUF, &b); r != 0) {
-      *error = who + ": VIDIOC_QUERYBUF failed: " + v4l2_errno_text(r);
-      return false;
-    }
-    const uint32_t n = mplane_ ? b.length : 1;
-    for (uint32_t p = 0; p < n; ++p) {
-      size_t len = mplane_ ? planes[p].length : b.length;
-      void* addr = device_.mmap(len, mplane_ ? planes[p].m.mem_offset : b.m.offset);
-      if (!addr) {
-        *error = who + ": mmap failed: " + strerror(errno);
-        return false;
-      }
-      bufs_[i].planes.emplace_back(addr, len);
-    }
+  queue_.set_type(type_);
+  if (!queue_.allocate(V4L2_MEMORY_MMAP, mplane_, std::max(2, config_.buffers), error)) return false;
+  dmabuf_fds_.assign(queue_.size(), -1);
+  for (uint32_t i = 0; i < queue_.size(); ++i) {
     if (config_.export_dmabuf) {
       v4l2_exportbuffer exp{};
       exp.type = type_;
@@ -202,28 +173,18 @@ bool V4l2Capture::allocate(std::string* error) {
         *error = who + ": VIDIOC_EXPBUF (DMABUF export) failed: " + v4l2_errno_text(r);
         return false;
       }
-      bufs_[i].dmabuf_fd = exp.fd;
+      dmabuf_fds_[i] = exp.fd;
     }
-    if (int r = device_.ioctl(VIDIOC_QBUF, &b); r != 0) {
-      *error = who + ": VIDIOC_QBUF failed: " + v4l2_errno_text(r);
-      return false;
-    }
+    if (!requeue_buffer(i, error)) return false;
   }
   return true;
 }
 
 void V4l2Capture::release() {
-  for (Buffer& b : bufs_) {
-    for (auto& [addr, len] : b.planes) device_.munmap(addr, len);
-    if (b.dmabuf_fd >= 0) ::close(b.dmabuf_fd);
-  }
-  if (!bufs_.empty() && device_.is_open()) {
-    v4l2_requestbuffers req{};
-    req.type = type_;
-    req.memory = V4L2_MEMORY_MMAP;
-    device_.ioctl(VIDIOC_REQBUFS, &req);
-  }
-  bufs_.clear();
+  for (int fd : dmabuf_fds_)
+    if (fd >= 0) ::close(fd);
+  dmabuf_fds_.clear();
+  queue_.release();
 }
 
 bool V4l2Capture::start(std::string* error) {
@@ -236,9 +197,7 @@ bool V4l2Capture::start(std::string* error) {
     release();
     return false;
   }
-  int t = static_cast<int>(type_);
-  if (int r = device_.ioctl(VIDIOC_STREAMON, &t); r != 0) {
-    *error = config_.device + ": VIDIOC_STREAMON failed: " + v4l2_errno_text(r);
+  if (!queue_.stream(true, error)) {
     release();
     return false;
   }
@@ -248,10 +207,8 @@ bool V4l2Capture::start(std::string* error) {
 }
 
 void V4l2Capture::stop() {
-  if (streaming_ && device_.is_open()) {
-    int t = static_cast<int>(type_);
-    device_.ioctl(VIDIOC_STREAMOFF, &t);
-  }
+  std::string ignored;
+  if (streaming_ && device_.is_open()) queue_.stream(false, &ignored);
   streaming_ = false;
   release();
 }
@@ -290,7 +247,7 @@ bool V4l2Capture::dequeue(v4l2_buffer* out_b, v4l2_plane* planes, std::string* e
       return false;
     }
   }
-  if (b.index >= bufs_.size()) {
+  if (b.index >= queue_.size()) {
     *error = config_.device + ": driver returned a buffer index out of range";
     return false;
   }
@@ -305,19 +262,19 @@ bool V4l2Capture::dequeue_buffer(V4l2CaptureBuffer* buf, std::string* error) {
   v4l2_plane planes[VIDEO_MAX_PLANES]{};
   v4l2_buffer b{};
   if (!dequeue(&b, planes, error)) return false;
-  const Buffer& m = bufs_[b.index];
+  const auto& m = queue_.planes(b.index);
   buf->index = b.index;
-  buf->data = static_cast<const uint8_t*>(m.planes[0].first);
-  buf->length = static_cast<uint32_t>(m.planes[0].second);
+  buf->data = static_cast<const uint8_t*>(m[0].addr);
+  buf->length = static_cast<uint32_t>(m[0].length);
   buf->bytesused = std::min<uint32_t>(mplane_ ? planes[0].bytesused : b.bytesused, buf->length);
-  buf->dmabuf_fd = m.dmabuf_fd;
+  buf->dmabuf_fd = b.index < dmabuf_fds_.size() ? dmabuf_fds_[b.index] : -1;
   buf->timestamp_us = int64_t(b.timestamp.tv_sec) * 1000000 + b.timestamp.tv_usec;
   buf->sequence = b.sequence;
   return true;
 }
 
 bool V4l2Capture::requeue_buffer(uint32_t index, std::string* error) {
-  if (index >= bufs_.size()) {
+  if (index >= queue_.size()) {
     *error = config_.device + ": buffer index out of range";
     return false;
   }
@@ -328,7 +285,7 @@ bool V4l2Capture::requeue_buffer(uint32_t index, std::string* error) {
   b.memory = V4L2_MEMORY_MMAP;
   if (mplane_) {
     b.m.planes = planes;
-    b.length = static_cast<uint32_t>(bufs_[index].planes.size());
+    b.length = static_cast<uint32_t>(queue_.planes(index).size());
   }
   if (int r = device_.ioctl(VIDIOC_QBUF, &b); r != 0) {
     *error = config_.device + ": VIDIOC_QBUF failed: " + v4l2_errno_text(r);
@@ -345,11 +302,11 @@ bool V4l2Capture::read_frame(V4l2CapturedFrame* frame, std::string* error) {
   v4l2_plane planes[VIDEO_MAX_PLANES]{};
   v4l2_buffer b{};
   if (!dequeue(&b, planes, error)) return false;
-  if (b.index >= bufs_.size()) {
+  if (b.index >= queue_.size()) {
     *error = config_.device + ": driver returned a buffer index out of range";
     return false;
   }
-  const Buffer& buf = bufs_[b.index];
+  const auto& buf = queue_.planes(b.index);
   frame->format = format_;
   frame->width = width_;
   frame->height = height_;
@@ -362,10 +319,10 @@ bool V4l2Capture::read_frame(V4l2CapturedFrame* frame, std::string* error) {
   have_sequence_ = true;
   last_sequence_ = b.sequence;
 
-  auto plane_ptr = [&](uint32_t p) { return static_cast<const uint8_t*>(buf.planes[p].first); };
+  auto plane_ptr = [&](uint32_t p) { return static_cast<const uint8_t*>(buf[p].addr); };
   auto plane_used = [&](uint32_t p) -> size_t {
     size_t used = mplane_ ? planes[p].bytesused : b.bytesused;
-    return std::min(used, buf.planes[p].second);
+    return std::min(used, buf[p].length);
   };
   bool ok = true;
   if (b.flags & V4L2_BUF_FLAG_ERROR) {
@@ -406,7 +363,7 @@ bool V4l2Capture::read_frame(V4l2CapturedFrame* frame, std::string* error) {
     }
     auto copy = [&](const Src& s, size_t row, size_t rows) {
       const size_t end = size_t(s.p - plane_ptr(s.plane)) + s.stride * (rows - 1) + row;
-      if (row > s.stride || end > buf.planes[s.plane].second) return false;
+      if (row > s.stride || end > buf[s.plane].length) return false;
       for (size_t r = 0; r < rows; ++r) memcpy(dst + r * row, s.p + r * s.stride, row);
       dst += row * rows;
       return true;

@@ -82,10 +82,6 @@ class V4l2Capture {
   uint64_t dropped() const { return dropped_; }
 
  private:
-  struct Buffer {
-    std::vector<std::pair<void*, size_t>> planes;
-    int dmabuf_fd = -1;
-  };
   bool dequeue(v4l2_buffer* b, v4l2_plane* planes, std::string* error);
   bool allocate(std::string* error);
   void release();
@@ -101,7 +97,8 @@ class V4l2Capture {
   uint32_t num_planes_ = 1;
   uint32_t bpl_[VIDEO_MAX_PLANES] = {};
   std::vector<uint32_t> offered_;
-  std::vector<Buffer> bufs_;
+  V4l2BufferQueue queue_{device_, V4L2_BUF_TYPE_VIDEO_CAPTURE, "CAPTURE"};
+  std::vector<int> dmabuf_fds_;  // with export_dmabuf, one per buffer
   bool have_sequence_ = false;
   uint32_t last_sequence_ = 0;
   uint64_t dropped_ = 0;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -144,6 +145,76 @@ void V4l2Device::break_for_test() {
       ::close(devnull);
     }
   }
+}
+
+bool V4l2BufferQueue::allocate(uint32_t memory, bool mplane, int count, std::string* error) {
+  release();
+  memory_ = memory;
+  const std::string who = device_->path() + " (" + reinterpret_cast<const char*>(device_->caps().driver) + ")";
+  v4l2_requestbuffers req{};
+  req.count = static_cast<uint32_t>(std::max(1, count));
+  req.type = type_;
+  req.memory = memory;
+  if (int r = device_->ioctl(VIDIOC_REQBUFS, &req); r != 0) {
+    *error = who + ": VIDIOC_REQBUFS(" + name_ + ") failed: " + v4l2_errno_text(r);
+    return false;
+  }
+  if (req.count == 0) {
+    *error = who + ": the driver allocated no " + name_ + " buffers";
+    return false;
+  }
+  planes_.assign(req.count, {});
+  if (memory != V4L2_MEMORY_MMAP) return true;  // DMABUF: imported per frame, nothing to map
+  for (uint32_t i = 0; i < req.count; ++i) {
+    v4l2_plane planes[VIDEO_MAX_PLANES]{};
+    v4l2_buffer b{};
+    b.index = i;
+    b.type = type_;
+    b.memory = V4L2_MEMORY_MMAP;
+    if (mplane) {
+      b.m.planes = planes;
+      b.length = VIDEO_MAX_PLANES;
+    }
+    if (int r = device_->ioctl(VIDIOC_QUERYBUF, &b); r != 0) {
+      *error = who + ": VIDIOC_QUERYBUF(" + name_ + ") failed: " + v4l2_errno_text(r);
+      release();
+      return false;
+    }
+    const uint32_t n = mplane ? std::min<uint32_t>(b.length, VIDEO_MAX_PLANES) : 1;
+    for (uint32_t p = 0; p < n; ++p) {
+      V4l2MappedPlane pl;
+      pl.length = mplane ? planes[p].length : b.length;
+      pl.addr = device_->mmap(pl.length, mplane ? planes[p].m.mem_offset : b.m.offset);
+      if (!pl.addr) {
+        *error = who + ": mmap of " + name_ + " buffer " + std::to_string(i) + " failed: " + strerror(errno);
+        release();
+        return false;
+      }
+      planes_[i].push_back(pl);
+    }
+  }
+  return true;
+}
+
+void V4l2BufferQueue::release() {
+  for (auto& buf : planes_)
+    for (V4l2MappedPlane& p : buf) device_->munmap(p.addr, p.length);
+  if (!planes_.empty() && device_->is_open()) {
+    v4l2_requestbuffers req{};
+    req.type = type_;
+    req.memory = memory_;
+    device_->ioctl(VIDIOC_REQBUFS, &req);
+  }
+  planes_.clear();
+}
+
+bool V4l2BufferQueue::stream(bool on, std::string* error) {
+  int t = static_cast<int>(type_);
+  if (int r = device_->ioctl(on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &t); r != 0) {
+    *error = device_->path() + ": " + (on ? "VIDIOC_STREAMON(" : "VIDIOC_STREAMOFF(") + name_ + ") failed: " + v4l2_errno_text(r);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace kvs::media

@@ -67,4 +67,42 @@ class V4l2Device {
 
 std::string v4l2_errno_text(int negative_errno);
 
+// One mapped memory plane of a V4L2 buffer.
+struct V4l2MappedPlane {
+  void* addr = nullptr;
+  size_t length = 0;
+};
+
+// The buffer bookkeeping the capture source, the M2M encoder and the qemu test binary share:
+// VIDIOC_REQBUFS, then for MMAP VIDIOC_QUERYBUF + mmap of every plane; release() unmaps and
+// frees (REQBUFS 0); stream() is STREAMON/STREAMOFF. Errors name the device, the queue and the
+// ioctl. Not thread-safe.
+class V4l2BufferQueue {
+ public:
+  V4l2BufferQueue(V4l2Device& device, uint32_t type, std::string name)
+      : device_(&device), type_(type), name_(std::move(name)) {}
+  ~V4l2BufferQueue() { release(); }
+  V4l2BufferQueue(const V4l2BufferQueue&) = delete;
+  V4l2BufferQueue& operator=(const V4l2BufferQueue&) = delete;
+
+  // Asks for `count` buffers of `memory` (MMAP buffers are queried and mapped; DMABUF ones are
+  // only allocated). The driver may give another count: size() says how many.
+  bool allocate(uint32_t memory, bool mplane, int count, std::string* error);
+  void release();
+  bool stream(bool on, std::string* error);
+
+  size_t size() const { return planes_.size(); }
+  const std::vector<V4l2MappedPlane>& planes(size_t index) const { return planes_[index]; }
+  uint32_t type() const { return type_; }
+  uint32_t memory() const { return memory_; }
+  void set_type(uint32_t type) { type_ = type; }
+
+ private:
+  V4l2Device* device_;
+  uint32_t type_;
+  uint32_t memory_ = V4L2_MEMORY_MMAP;
+  std::string name_;
+  std::vector<std::vector<V4l2MappedPlane>> planes_;
+};
+
 }  // namespace kvs::media

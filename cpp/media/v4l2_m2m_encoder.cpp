@@ -378,68 +378,26 @@ void V4l2M2mEncoder::apply_controls() {
 
 bool V4l2M2mEncoder::allocate(uint32_t type, int count, std::vector<Buffer>* bufs,
                               std::string* error) {
-  const std::string who = config_.device + " (" + driver() + ")";
-  const char* qname = V4L2_TYPE_IS_OUTPUT(type) ? "OUTPUT" : "CAPTURE";
+  V4l2BufferQueue& q = queue_of(type);
   const uint32_t memory = V4L2_TYPE_IS_OUTPUT(type) ? out_memory_ : uint32_t(V4L2_MEMORY_MMAP);
-  v4l2_requestbuffers req{};
-  req.count = std::max(1, count);
-  req.type = type;
-  req.memory = memory;
-  if (int r = device_.ioctl(VIDIOC_REQBUFS, &req); r != 0) {
-    *error = who + ": VIDIOC_REQBUFS(" + qname + ") failed: " + v4l2_errno_text(r);
-    return false;
-  }
-  if (req.count == 0) {
-    *error = who + ": the driver allocated no " + qname + " buffers";
-    return false;
-  }
-  bufs->assign(req.count, Buffer{});
-  if (memory == V4L2_MEMORY_DMABUF) return true;  // imported per frame, nothing to map
-  for (uint32_t i = 0; i < req.count; ++i) {
-    v4l2_plane planes[VIDEO_MAX_PLANES]{};
-    v4l2_buffer b{};
-    b.index = i;
-    b.type = type;
-    b.memory = V4L2_MEMORY_MMAP;
-    if (mplane_) {
-      b.m.planes = planes;
-      b.length = VIDEO_MAX_PLANES;
-    }
-    if (int r = device_.ioctl(VIDIOC_QUERYBUF, &b); r != 0) {
-      *error = who + ": VIDIOC_QUERYBUF(" + qname + ") failed: " + v4l2_errno_text(r);
-      return false;
-    }
-    const uint32_t n = mplane_ ? b.length : 1;
-    for (uint32_t p = 0; p < n; ++p) {
-      Plane pl;
-      pl.length = mplane_ ? planes[p].length : b.length;
-      const int64_t off = mplane_ ? planes[p].m.mem_offset : b.m.offset;
-      pl.addr = device_.mmap(pl.length, off);
-      if (!pl.addr) {
-        *error = who + ": mmap of " + qname + " buffer " + std::to_string(i) + " failed: " +
-                 strerror(errno);
-        return false;
-      }
-      (*bufs)[i].planes.push_back(pl);
-    }
-  }
+  if (!q.allocate(memory, mplane_, count, error)) return false;
+  bufs->assign(q.size(), Buffer{});
+  for (size_t i = 0; i < q.size(); ++i) (*bufs)[i].planes = q.planes(i);  // empty for DMABUF
   return true;
 }
 
 void V4l2M2mEncoder::release(uint32_t type, std::vector<Buffer>* bufs) {
-  for (Buffer& b : *bufs)
-    for (Plane& p : b.planes) device_.munmap(p.addr, p.length);
   if (V4L2_TYPE_IS_OUTPUT(type) && out_memory_ == V4L2_MEMORY_DMABUF)
     for (Buffer& b : *bufs)
       if (b.queued) released_.push_back(b.cookie);  // STREAMOFF gave them back
-  if (!bufs->empty() && device_.is_open()) {
-    v4l2_requestbuffers req{};
-    req.count = 0;
-    req.type = type;
-    req.memory = V4L2_TYPE_IS_OUTPUT(type) ? out_memory_ : uint32_t(V4L2_MEMORY_MMAP);
-    device_.ioctl(VIDIOC_REQBUFS, &req);
-  }
+  queue_of(type).release();
   bufs->clear();
+}
+
+V4l2BufferQueue& V4l2M2mEncoder::queue_of(uint32_t type) {
+  V4l2BufferQueue& q = V4L2_TYPE_IS_OUTPUT(type) ? out_queue_ : cap_queue_;
+  q.set_type(type);
+  return q;
 }
 
 void V4l2M2mEncoder::close() {
@@ -455,13 +413,7 @@ void V4l2M2mEncoder::close() {
 }
 
 bool V4l2M2mEncoder::stream(uint32_t type, bool on, std::string* error) {
-  int t = static_cast<int>(type);
-  if (int r = device_.ioctl(on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &t); r != 0) {
-    *error = config_.device + ": " + (on ? "VIDIOC_STREAMON(" : "VIDIOC_STREAMOFF(") +
-             (V4L2_TYPE_IS_OUTPUT(type) ? "OUTPUT" : "CAPTURE") + ") failed: " + v4l2_errno_text(r);
-    return false;
-  }
-  return true;
+  return queue_of(type).stream(on, error);
 }
 
 bool V4l2M2mEncoder::queue_capture(uint32_t index, std::string* error) {

@@ -166,10 +166,7 @@ class V4l2M2mEncoder {
   V4l2Device& device_for_test() { return device_; }
 
  private:
-  struct Plane {
-    void* addr = nullptr;
-    size_t length = 0;
-  };
+  using Plane = V4l2MappedPlane;
   struct Buffer {
     std::vector<Plane> planes;
     bool queued = false;
@@ -184,6 +181,7 @@ class V4l2M2mEncoder {
   void release(uint32_t type, std::vector<Buffer>* bufs);
   bool queue_capture(uint32_t index, std::string* error);
   bool stream(uint32_t type, bool on, std::string* error);
+  V4l2BufferQueue& queue_of(uint32_t type);
   bool encode_once(const V4l2RawFrame& frame, std::vector<V4l2CodedBuffer>* out, std::string* error);
   bool encode_dmabuf_once(const V4l2DmabufFrame& frame, std::vector<V4l2CodedBuffer>* out,
                           std::string* error);
@@ -211,7 +209,9 @@ class V4l2M2mEncoder {
   uint32_t out_bpl_[VIDEO_MAX_PLANES] = {};
   uint32_t out_sizeimage_[VIDEO_MAX_PLANES] = {};
   uint32_t cap_sizeimage_ = 0;
-  std::vector<Buffer> out_bufs_, cap_bufs_;
+  std::vector<Buffer> out_bufs_, cap_bufs_;  // per-buffer state; the mappings are the queues'
+  V4l2BufferQueue out_queue_{device_, V4L2_BUF_TYPE_VIDEO_OUTPUT, "OUTPUT"};
+  V4l2BufferQueue cap_queue_{device_, V4L2_BUF_TYPE_VIDEO_CAPTURE, "CAPTURE"};
   uint32_t out_memory_ = V4L2_MEMORY_MMAP;
   std::vector<uint64_t> released_;
   bool has_force_key_ = false;

@@ -36,6 +36,7 @@ for t in cpio depmod modprobe modinfo make g++; do
   command -v "$t" >/dev/null || [ -x "/sbin/$t" ] || skip "$t not installed"
 done
 [ -f /usr/lib/x86_64-linux-gnu/libv4l2.a ] || skip "static libv4l2.a missing (Debian package libv4l-dev)"
+[ -f /usr/lib/x86_64-linux-gnu/libopenh264.a ] || skip "static libopenh264.a missing (Debian package libopenh264-dev)"
 export PATH="$PATH:/sbin:/usr/sbin"
 mkdir -p "$OUT"
 # One run at a time per checkout (the work files are shared).
@@ -67,14 +68,17 @@ fi
 
 # ------------------------------------------------------------------ static test binary
 BIN=$OUT/v4l2_hw_check
-SOURCES=(cpp/test/hw/v4l2_hw_check.cpp cpp/media/v4l2_device.cpp cpp/media/v4l2_m2m_encoder.cpp cpp/media/v4l2_capture.cpp cpp/media/annexb.cpp)
+SOURCES=(cpp/test/hw/v4l2_hw_check.cpp cpp/media/v4l2_device.cpp cpp/media/v4l2_m2m_encoder.cpp cpp/media/v4l2_capture.cpp cpp/media/annexb.cpp
+         cpp/media/video_pipeline.cpp cpp/media/raw_source.cpp cpp/media/h264_encoder.cpp cpp/media/openh264_encoder.cpp
+         cpp/media/pattern_source.cpp cpp/media/child_process.cpp cpp/media/h264_stream_pipeline.cpp cpp/media/annexb_parser.cpp
+         cpp/media/h264_sei.cpp)
 rebuild=0
 [ -x "$BIN" ] || rebuild=1
 for s in "${SOURCES[@]}" cpp/media/*.h; do [ "$s" -nt "$BIN" ] && rebuild=1; done
 if [ $rebuild = 1 ]; then
   log "building the static test binary"
   g++ -std=c++20 -O2 -Wall -Wextra -Wno-unused-parameter -static -Icpp/media -o "$BIN.tmp" "${SOURCES[@]}" \
-    -lv4l2 -lv4lconvert -ljpeg -lrt -lm -lpthread 2>"$OUT/binary-build.log" || { cat "$OUT/binary-build.log"; exit 1; }
+    -lv4l2 -lv4lconvert -ljpeg -lopenh264 -lrt -lm -lpthread 2>"$OUT/binary-build.log" || { cat "$OUT/binary-build.log"; exit 1; }
   mv "$BIN.tmp" "$BIN"
 fi
 
@@ -127,6 +131,7 @@ rmmod vicodec
 modprobe vicodec && modprobe vivid n_devs=1 node_types=0x1 multiplanar=1 || { echo "HW not ok 0 - modprobe vicodec+vivid"; fail=1; }
 settle
 run pipeline
+run media-pipeline
 if [ $fail = 0 ]; then echo "KVS-HW-RESULT: PASS"; else echo "KVS-HW-RESULT: FAIL"; fi
 sync
 poweroff -f

@@ -76,7 +76,7 @@ if (run.code === 77 && skip) {
   t.test('the VM booted, ran every phase and powered off in time', async (t) => {
     t.notOk(run.killed, `script finished within ${HARD_TIMEOUT_MS / 1000}s`);
     t.match(run.stdout, /HW BOOT kernel 6\.1\./, 'the guest booted Debian 6.1 kernel');
-    for (const phase of ['capture', 'capture-mplane', 'encoder', 'encoder-mplane', 'pipeline'])
+    for (const phase of ['capture', 'capture-mplane', 'encoder', 'encoder-mplane', 'pipeline', 'media-pipeline'])
       t.ok(summaries.has(phase), `phase ${phase} reported a summary`);
     t.match(run.stdout, /KVS-HW-RESULT: PASS/, 'guest result line says PASS');
     t.equal(run.code, 0, 'script exit status');
@@ -92,6 +92,7 @@ if (run.code === 77 && skip) {
       encoder: 39,
       'encoder-mplane': 39,
       pipeline: 10,
+      'media-pipeline': 10,
     };
     for (const [phase, min] of Object.entries(minimum)) {
       const s = summaries.get(phase);
@@ -138,5 +139,14 @@ if (run.code === 77 && skip) {
     t.equal(d['pipeline_frames'], '10', '10 camera buffers in -> 10 coded buffers out');
     const [y, u, v] = (d['pipeline_mad'] ?? '').split(',').map(Number);
     t.ok(y! < 8 && u! < 6 && v! < 6, `decoded pictures match the captured ones (Y ${y} U ${u} V ${v})`);
+  });
+
+  t.test('the runtime pipeline in the VM: vivid -> VideoPipeline, auto falls back from vicodec (FWHT) to openh264', async (t) => {
+    const d = data['any'] ?? {};
+    t.equal(d['media_pipeline_encoder'], 'openh264', 'auto did not take vicodec: it does not encode H.264');
+    t.ok(Number(d['media_pipeline_frames']) >= 12, `${d['media_pipeline_frames']} H.264 frames from the vivid camera through the pipeline`);
+    const interval = Number(d['media_pipeline_interval_ms']);
+    t.ok(interval > 30 && interval < 60, `frames carry the driver's timestamps, ${interval.toFixed(1)} ms apart at 25 fps`);
+    t.equal(d['media_pipeline_size'], '640x480', 'negotiated size');
   });
 }

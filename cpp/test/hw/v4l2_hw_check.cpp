@@ -24,6 +24,13 @@
 
 #include "v4l2_capture.h"
 #include "v4l2_m2m_encoder.h"
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include "annexb.h"
+#include "h264_encoder.h"
+#include "h264_sei.h"
+#include "video_pipeline.h"
 
 using namespace kvs::media;
 
@@ -326,28 +333,15 @@ DecodeResult vicodec_decode(const std::vector<V4l2CodedBuffer>& coded, uint32_t 
     void* p;
     size_t len;
   };
-  auto alloc = [&](uint32_t type, int count, std::vector<Buf>* bufs) -> int {
-    v4l2_requestbuffers req{};
-    req.count = count;
-    req.type = type;
-    req.memory = V4L2_MEMORY_MMAP;
-    if (int r = d.ioctl(VIDIOC_REQBUFS, &req)) return r;
-    for (uint32_t i = 0; i < req.count; ++i) {
-      v4l2_plane pl[VIDEO_MAX_PLANES]{};
-      v4l2_buffer b{};
-      b.index = i;
-      b.type = type;
-      b.memory = V4L2_MEMORY_MMAP;
-      if (mp) {
-        b.m.planes = pl;
-        b.length = VIDEO_MAX_PLANES;
-      }
-      if (int r = d.ioctl(VIDIOC_QUERYBUF, &b)) return r;
-      size_t len = mp ? pl[0].length : b.length;
-      void* p = d.mmap(len, mp ? pl[0].m.mem_offset : b.m.offset);
-      if (!p) return -ENOMEM;
-      bufs->push_back({p, len});
+  // Buffers through the same queue helper the capture source and the encoder use.
+  V4l2BufferQueue oq(d, out_t, "OUTPUT"), cq(d, cap_t, "CAPTURE");
+  auto alloc = [&](V4l2BufferQueue& q, int count, std::vector<Buf>* bufs) -> int {
+    std::string e;
+    if (!q.allocate(V4L2_MEMORY_MMAP, mp, count, &e)) {
+      std::printf("HW # %s\n", e.c_str());
+      return d.last_error() ? -d.last_error() : -ENOMEM;
     }
+    for (size_t i = 0; i < q.size(); ++i) bufs->push_back({q.planes(i)[0].addr, q.planes(i)[0].length});
     return 0;
   };
   auto qbuf = [&](uint32_t type, uint32_t index, uint32_t used, size_t len) {
@@ -384,7 +378,7 @@ DecodeResult vicodec_decode(const std::vector<V4l2CodedBuffer>& coded, uint32_t 
     return int(b.index);
   };
   std::vector<Buf> obufs, cbufs;
-  if (int r = alloc(out_t, 2, &obufs)) return fail("REQBUFS(OUTPUT)", r);
+  if (int r = alloc(oq, 2, &obufs)) return fail("REQBUFS(OUTPUT)", r);
   int t = int(out_t);
   if (int r = d.ioctl(VIDIOC_STREAMON, &t)) return fail("STREAMON(OUTPUT)", r);
   std::vector<bool> out_busy(obufs.size(), false);
@@ -438,7 +432,7 @@ DecodeResult vicodec_decode(const std::vector<V4l2CodedBuffer>& coded, uint32_t 
     res.error = "decoder CAPTURE format " + v4l2_fourcc_name(got) + " bpl " + std::to_string(bpl);
     return res;
   }
-  if (int r = alloc(cap_t, 4, &cbufs)) return fail("REQBUFS(CAPTURE)", r);
+  if (int r = alloc(cq, 4, &cbufs)) return fail("REQBUFS(CAPTURE)", r);
   for (uint32_t i = 0; i < cbufs.size(); ++i)
     if (int r = qbuf(cap_t, i, 0, cbufs[i].len)) return fail("QBUF(CAPTURE)", r);
   t = int(cap_t);
@@ -457,9 +451,7 @@ DecodeResult vicodec_decode(const std::vector<V4l2CodedBuffer>& coded, uint32_t 
     }
     if (int r = qbuf(cap_t, uint32_t(i), 0, cbufs[i].len)) return fail("QBUF(CAPTURE)", r);
   }
-  for (auto& b : obufs) d.munmap(b.p, b.len);
-  for (auto& b : cbufs) d.munmap(b.p, b.len);
-  return res;
+  return res;  // the queues unmap their buffers
 }
 
 // Mean absolute difference per component (Y, U, V) between two packed frames of `fmt`.
@@ -745,6 +737,90 @@ int run_pipeline() {
   return 0;
 }
 
+// ------------------------------------------------ the runtime's pipeline: vivid -> VideoPipeline
+
+// What `video.source: v4l2` + `video.encoder: auto` does on a board whose encoder node is
+// vicodec: the capture source negotiates with vivid, `auto` opens the M2M node, finds it does not
+// encode H.264 (vicodec is FWHT) and falls back to openh264, naming why; frames flow with the
+// driver's timestamps and capture-timestamp SEI. `v4l2m2m` refuses instead of falling back.
+int run_media_pipeline() {
+  auto cams = find_nodes([](const std::string& n) {
+    return n.rfind("vivid-", 0) == 0 && n.find("vid-cap") != std::string::npos;
+  });
+  auto encs = find_nodes([](const std::string& n) { return n == "stateful-encoder"; });
+  if (!check(cams.size() == 1 && encs.size() == 1, "media-pipeline: vivid and vicodec nodes present")) return 1;
+  VideoConfig c;
+  c.source = "v4l2";
+  c.device = cams[0];
+  c.width = 640;
+  c.height = 480;
+  c.fps = 25;
+  c.encoder = "auto";
+  c.encoder_device = encs[0];
+  c.capture_timestamps = true;
+  struct Got {
+    int64_t t;
+    bool idr_au, sei;
+    uint32_t w, h;
+  };
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<Got> got;
+  std::string err;
+  auto p = VideoPipeline::create(c, [&](EncodedFramePtr f) {
+    bool sei = false;
+    for (const NalUnit& n : split_annexb(f->data.data(), f->data.size())) {
+      uint64_t ts;
+      if (n.type() == kNalSei && find_timestamp_sei(n.data, n.size, &ts)) sei = true;
+    }
+    std::lock_guard lock(m);
+    got.push_back({f->capture_time_us, is_h264_idr_access_unit(f->data.data(), f->data.size()), sei, f->width, f->height});
+    cv.notify_all();
+  }, &err);
+  if (!check(p != nullptr, "media-pipeline: v4l2 source + auto encoder created %s", err.c_str())) return 1;
+  VideoPipelineStats s = p->stats();
+  data("media_pipeline_encoder=" + s.encoder);
+  check(s.encoder == "openh264", "media-pipeline: auto chose %s", s.encoder.c_str());
+  check(s.encoder_reason.find(encs[0]) != std::string::npos && s.encoder_reason.find("H264") != std::string::npos &&
+            s.encoder_reason.find("software encoder") != std::string::npos,
+        "media-pipeline: the reason names the node and H.264: %s", s.encoder_reason.c_str());
+  check(s.source.find("vivid") != std::string::npos, "media-pipeline: source %s", s.source.c_str());
+  p->start();
+  {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return got.size() >= 12; });
+  }
+  p->stop();
+  s = p->stats();
+  std::unique_lock lock(m);
+  data("media_pipeline_frames=" + std::to_string(got.size()));
+  check(got.size() >= 12, "media-pipeline: %zu H.264 frames from the camera", got.size());
+  if (got.empty()) return 1;
+  check(got[0].idr_au, "media-pipeline: the first access unit is an IDR with SPS");
+  bool sei = true, mono = true;
+  for (size_t i = 0; i < got.size(); ++i) {
+    sei = sei && got[i].sei;
+    if (i) mono = mono && got[i].t > got[i - 1].t;
+  }
+  check(sei, "media-pipeline: every frame carries the capture-timestamp SEI");
+  const double interval = got.size() > 1 ? double(got.back().t - got.front().t) / 1000.0 / double(got.size() - 1) : 0;
+  data("media_pipeline_interval_ms=" + std::to_string(interval) + " media_pipeline_size=" + std::to_string(got[0].w) + "x" + std::to_string(got[0].h));
+  check(mono && interval > 30 && interval < 60, "media-pipeline: driver timestamps %.1f ms apart at 25 fps", interval);
+  check(s.encode_errors == 0, "media-pipeline: no encode errors (%llu)", (unsigned long long)s.encode_errors);
+
+  p.reset();  // closes the camera, so the next pipelines can open it
+  c.encoder = "v4l2m2m";
+  std::string err2;
+  auto refused = VideoPipeline::create(c, [](EncodedFramePtr) {}, &err2);
+  check(!refused && err2.find("video.encoder v4l2m2m") != std::string::npos && err2.find("H264") != std::string::npos,
+        "media-pipeline: v4l2m2m on vicodec is refused: %s", err2.c_str());
+  c.encoder = "auto";
+  c.capture_format = "MJPG";
+  auto mjpeg = VideoPipeline::create(c, [](EncodedFramePtr) {}, &err2);
+  check(!mjpeg && err2.find("does not decode JPEG") != std::string::npos, "media-pipeline: MJPEG refused: %s", err2.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -761,6 +837,8 @@ int main(int argc, char** argv) {
     run_encoder(mplane);
   else if (mode == "pipeline")
     run_pipeline();
+  else if (mode == "media-pipeline")
+    run_media_pipeline();
   else {
     fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
