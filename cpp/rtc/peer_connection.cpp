@@ -725,7 +725,9 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   if (offerer_ && depacketizer_ &&
       std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
     remote_video_ssrc_ = h->ssrc;
-    count_video_received(h->sequence);
+    video_rx_.on_packet(h->sequence, h->timestamp, now_us());
+    stats_.video_packets_received = video_rx_.received();
+    stats_.video_packets_lost = video_rx_.lost();
     size_t end = payload_end(packet, size, h->header_size);
     stats_.video_bytes_received += end - h->header_size;
     depacketizer_->push(h->sequence, h->timestamp, h->marker, packet + h->header_size, end - h->header_size);
@@ -740,6 +742,9 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     return;
   }
   if (static_cast<int>(h->payload_type) == audio_pt_ && audio_receive_) {
+    if (!audio_rx_.active()) audio_rx_ = ReceiveStatistics(audio_clock_khz() * 1000);
+    remote_audio_ssrc_ = h->ssrc;
+    audio_rx_.on_packet(h->sequence, h->timestamp, now_us());
     ++stats_.audio_packets_received;
     stats_.audio_bytes_received += size - h->header_size;
     // Padding (RFC 3550 5.1): the last byte says how many bytes to drop.
@@ -747,22 +752,6 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
     if (end <= h->header_size) return;
     if (audio_sink_) audio_sink_->push(packet + h->header_size, end - h->header_size, h->sequence);
   }
-}
-
-void PeerConnection::count_video_received(uint16_t sequence) {
-  ++stats_.video_packets_received;
-  if (rx_highest_seq_ < 0) {
-    rx_first_seq_ = rx_highest_seq_ = sequence;
-  } else {
-    // Extend the 16-bit number to the candidate nearest the highest seen so far.
-    int64_t ext = (rx_highest_seq_ & ~int64_t{0xffff}) | sequence;
-    if (ext < rx_highest_seq_ - 0x8000) ext += 0x10000;
-    else if (ext > rx_highest_seq_ + 0x8000) ext -= 0x10000;
-    rx_highest_seq_ = std::max(rx_highest_seq_, ext);
-  }
-  int64_t expected = rx_highest_seq_ - rx_first_seq_ + 1;
-  int64_t lost = expected - static_cast<int64_t>(stats_.video_packets_received);
-  stats_.video_packets_lost = lost > 0 ? static_cast<uint64_t>(lost) : 0;
 }
 
 void PeerConnection::on_access_unit(const AccessUnit& au) {
@@ -1006,6 +995,11 @@ void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
     switch (p.type) {
       case RtcpPacket::kSenderReport:
       case RtcpPacket::kReceiverReport:
+        if (p.type == RtcpPacket::kSenderReport) {
+          // Their sender report: our next receiver report tells them when we got it (their RTT).
+          if (video_rx_.active() && p.sender_ssrc == remote_video_ssrc_) video_rx_.on_sender_report(p.ntp_timestamp, now);
+          if (audio_rx_.active() && p.sender_ssrc == remote_audio_ssrc_) audio_rx_.on_sender_report(p.ntp_timestamp, now);
+        }
         for (const auto& b : p.reports) {
           if (b.ssrc != ssrc_) continue;
           stats_.fraction_lost = b.fraction_lost / 256.0;
@@ -1108,6 +1102,21 @@ void PeerConnection::note_transport_cc(const uint8_t* packet, size_t size, uint3
   if (now - last_twcc_feedback_us_ >= kTwccFeedbackIntervalUs) send_twcc_feedback();
 }
 
+// A receiver report for what we receive (the camera's video in the viewer role, the viewer's
+// talk-back in the camera role), once per report interval: the sender learns loss, jitter and
+// RTT from it, and knows we are still there (RFC 3550 6.4.2).
+void PeerConnection::send_receiver_report() {
+  if (!srtp_out_.ready()) return;
+  int64_t now = now_us();
+  std::vector<ReportBlock> blocks;
+  if (video_rx_.active()) blocks.push_back(video_rx_.report_block(remote_video_ssrc_, now));
+  if (audio_rx_.active()) blocks.push_back(audio_rx_.report_block(remote_audio_ssrc_, now));
+  if (blocks.empty()) return;
+  uint8_t buf[8 + 24 * 2 + kSrtpMaxTrailer];
+  size_t len = write_receiver_report(ssrc_ ? ssrc_ : 1, blocks, buf);
+  if (srtp_out_.protect_rtcp(buf, &len) && ice_->send(buf, len)) ++stats_.receiver_reports_sent;
+}
+
 void PeerConnection::send_twcc_feedback() {
   if (!twcc_ext_id_ || !srtp_out_.ready()) return;
   last_twcc_feedback_us_ = now_us();
@@ -1164,6 +1173,7 @@ void PeerConnection::send_sender_report() {
 gboolean PeerConnection::on_report_timer(gpointer p) {
   auto* self = static_cast<PeerConnection*>(p);
   self->send_sender_report();
+  self->send_receiver_report();
   self->send_twcc_feedback();
   // RTCP timeout (RFC 3550 6.3.5): a viewer that reported and then went silent for 20 s (5
   // reporting intervals) is gone, even if it never said goodbye (no DTLS close_notify).

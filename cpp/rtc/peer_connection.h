@@ -16,6 +16,7 @@
 #include "sctp_transport.h"
 #include "sdp.h"
 #include "srtp_session.h"
+#include "receive_stats.h"
 #include "twcc.h"
 #include "audio_track.h"
 #include "video_track.h"
@@ -69,6 +70,7 @@ struct PeerStats {
   // Viewer role: video RTP packets received and lost (RFC 3550 A.3: expected from the extended
   // highest sequence number minus received; retransmissions can make it briefly negative -> 0).
   uint64_t video_packets_received = 0, video_packets_lost = 0;
+  uint64_t receiver_reports_sent = 0;
   double first_frame_received_ms = -1;
   // From the camera's capture-timestamp SEI: last value, and sum / count for the mean.
   double glass_to_glass_ms = -1, glass_to_glass_sum_ms = 0;
@@ -149,6 +151,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   void send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission);
   void handle_rtcp(uint8_t* data, size_t size);
   void send_sender_report();
+  void send_receiver_report();
   static gboolean on_report_timer(gpointer self);
   double since_offer_ms() const;
   bool dtls_client_for(const std::string& remote_setup) const;
@@ -175,7 +178,6 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   // AudioTrack::Subscriber
   void on_audio_frame(const media::EncodedAudioPtr& frame) override;
   void handle_rtp(const uint8_t* packet, size_t size);
-  void count_video_received(uint16_t sequence);
   void on_access_unit(const AccessUnit& au);
   void read_capture_timestamp(const AccessUnit& au);
 
@@ -204,8 +206,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   std::vector<int> offered_video_pts_;
   std::unique_ptr<H264Depacketizer> depacketizer_;
   uint32_t remote_video_ssrc_ = 0;
-  // Viewer role: extended sequence numbers of the first and the highest video packet received.
-  int64_t rx_first_seq_ = -1, rx_highest_seq_ = -1;
+  // What we receive: the camera's video (viewer role) and the other side's audio.
+  ReceiveStatistics video_rx_{90000}, audio_rx_{48000};
+  uint32_t remote_audio_ssrc_ = 0;
   int64_t last_pli_sent_us_ = 0;
   std::unique_ptr<IceTransport> ice_;
   std::unique_ptr<DtlsTransport> dtls_;

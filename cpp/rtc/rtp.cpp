@@ -330,6 +330,27 @@ size_t write_sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp,
   return 28;
 }
 
+size_t write_receiver_report(uint32_t sender_ssrc, const std::vector<ReportBlock>& blocks, uint8_t* out) {
+  size_t n = std::min<size_t>(blocks.size(), 31);
+  out[0] = static_cast<uint8_t>(0x80 | n);
+  out[1] = kRR;
+  wr16(out + 2, static_cast<uint16_t>(1 + 6 * n));  // length in 32-bit words minus one
+  wr32(out + 4, sender_ssrc);
+  uint8_t* p = out + 8;
+  for (size_t i = 0; i < n; ++i, p += 24) {
+    const ReportBlock& b = blocks[i];
+    wr32(p, b.ssrc);
+    // Cumulative lost: 24-bit signed, clamped.
+    int32_t lost = std::clamp(b.cumulative_lost, -0x800000, 0x7fffff);
+    wr32(p + 4, static_cast<uint32_t>(b.fraction_lost) << 24 | (static_cast<uint32_t>(lost) & 0xffffff));
+    wr32(p + 8, b.highest_sequence);
+    wr32(p + 12, b.jitter);
+    wr32(p + 16, b.last_sr);
+    wr32(p + 20, b.delay_since_last_sr);
+  }
+  return 8 + 24 * n;
+}
+
 size_t write_pli(uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t* out) {
   out[0] = 0x81;
   out[1] = kPSFB;

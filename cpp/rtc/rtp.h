@@ -98,6 +98,9 @@ bool parse_rtcp(const uint8_t* data, size_t size, std::vector<RtcpPacket>* out);
 // Writes a sender report with no report blocks (RFC 3550 6.4.1). Returns its size (28).
 size_t write_sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp,
                            uint32_t packet_count, uint32_t octet_count, uint8_t* out);
+// Writes a receiver report (RFC 3550 6.4.2) with up to 31 report blocks. Returns its size
+// (8 + 24 per block); `out` must hold that.
+size_t write_receiver_report(uint32_t sender_ssrc, const std::vector<ReportBlock>& blocks, uint8_t* out);
 // Writes a PLI (RFC 4585 6.3.1). Returns its size (12).
 size_t write_pli(uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t* out);
 // Writes a generic NACK (RFC 4585 6.2.1) covering the given sequence numbers. Returns its size.

@@ -38,6 +38,14 @@ t.test('engine viewer <- engine camera: frames, keyframes and time to first fram
   t.equal(s.incompleteFrames, 0, 'none incomplete on loopback');
   t.type(s.timing.firstFrameReceivedMs, 'number', `time to first frame measured: ${s.timing.firstFrameReceivedMs?.toFixed(1)} ms`);
   t.equal(s.dtlsRole, 'server', 'the camera answered active, so the viewer is the DTLS server');
+  // The viewer sends receiver reports (RFC 3550 6.4.2): the camera learns loss and, through its
+  // own sender reports echoed back (LSR/DLSR), the round-trip time.
+  let cam = await camera.getStats();
+  for (const end = Date.now() + 10_000; cam.rttMs === undefined && Date.now() < end; cam = await camera.getStats()) await new Promise((r) => setTimeout(r, 200));
+  const v = await viewer.getStats();
+  t.ok(v.receiverReportsSent >= 1, `the viewer sent receiver reports (${v.receiverReportsSent})`);
+  t.ok(cam.rttMs !== undefined && cam.rttMs >= 0 && cam.rttMs < 1000, `the camera measured the RTT from them (${cam.rttMs?.toFixed(2)} ms)`);
+  t.equal(cam.fractionLost, 0, 'and no loss on loopback');
 });
 
 t.test('engine viewer <- Chromium sending H.264 from a canvas', async (t) => {

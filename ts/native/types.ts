@@ -204,6 +204,8 @@ export interface PeerStats {
   /** Viewer role: video RTP packets received, and lost (expected from the sequence numbers minus received). */
   videoPacketsReceived: number;
   videoPacketsLost: number;
+  /** Receiver reports we sent (for the camera's video in the viewer role, the talk-back in the camera role). */
+  receiverReportsSent: number;
   /** Viewer role, when the camera embeds capture-timestamp SEI: wall clock at reception minus
    * capture time of the last frame, the mean, and how many frames carried one. */
   glassToGlassMs?: number;
