@@ -94,7 +94,7 @@ std::unique_ptr<HardwareEncoder> open_hardware(const H264EncoderSettings& s, std
   }
   V4l2EncoderConfig c;
   c.device = s.device;
-  c.coded_format = V4L2_PIX_FMT_H264;
+  c.coded_format = s.coded_format_for_test ? s.coded_format_for_test : V4L2_PIX_FMT_H264;
   c.input_format = V4L2_PIX_FMT_YUV420;
   c.width = s.width;
   c.height = s.height;

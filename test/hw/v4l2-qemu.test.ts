@@ -148,5 +148,6 @@ if (run.code === 77 && skip) {
     const interval = Number(d['media_pipeline_interval_ms']);
     t.ok(interval > 30 && interval < 60, `frames carry the driver's timestamps, ${interval.toFixed(1)} ms apart at 25 fps`);
     t.equal(d['media_pipeline_size'], '640x480', 'negotiated size');
+    t.equal(d['auto_verify_encoder'], 'openh264', 'a M2M encoder that opens but gives no H.264 (vicodec asked for FWHT) is replaced by openh264 at run time');
   });
 }

@@ -809,6 +809,43 @@ int run_media_pipeline() {
   check(s.encode_errors == 0, "media-pipeline: no encode errors (%llu)", (unsigned long long)s.encode_errors);
 
   p.reset();  // closes the camera, so the next pipelines can open it
+
+  // auto's run-time check: a M2M encoder that opens but gives no H.264 (vicodec asked for FWHT
+  // through the test hook) is dropped for openh264 after its first frames, with the reason.
+  {
+    H264EncoderSettings es;
+    es.device = encs[0];
+    es.width = 640;
+    es.height = 480;
+    es.fps = 25;
+    es.coded_format_for_test = V4L2_PIX_FMT_FWHT;
+    std::string e;
+    auto enc = open_h264_encoder(es, &e);
+    check(enc && enc->info().name == "v4l2m2m", "auto-verify: vicodec opened as the hardware encoder %s", e.c_str());
+    if (enc) {
+      I420Frame pic;
+      pic.allocate(640, 480);
+      std::vector<EncodedFramePtr> out;
+      int changes = 0, hw_out = 0;
+      bool ok = true;
+      for (int i = 0; i < 12 && ok; ++i) {
+        for (size_t k = 0; k < pic.buffer.size(); ++k) pic.buffer[k] = uint8_t(k * 7 + i * 3);
+        std::vector<EncodedFramePtr> got;
+        ok = enc->encode(pic, int64_t(i) * 40000, &got, &e);
+        if (enc->take_info_change()) ++changes;
+        if (changes == 0) hw_out += int(got.size());
+        for (auto& f : got) out.push_back(f);
+      }
+      const H264EncoderInfo info = enc->info();
+      data("auto_verify_encoder=" + info.name);
+      check(ok && changes == 1 && info.name == "openh264", "auto-verify: switched once to %s %s", info.name.c_str(), e.c_str());
+      check(info.reason.find("gave no H.264 IDR access unit") != std::string::npos, "auto-verify: reason: %s", info.reason.c_str());
+      check(hw_out > 0, "auto-verify: vicodec did produce %d (FWHT) buffers before the switch", hw_out);
+      bool idr_after = false;
+      for (size_t k = size_t(hw_out); k < out.size(); ++k) idr_after = idr_after || is_h264_idr_access_unit(out[k]->data.data(), out[k]->data.size());
+      check(idr_after, "auto-verify: the first openh264 frame after the switch is an IDR with SPS");
+    }
+  }
   c.encoder = "v4l2m2m";
   std::string err2;
   auto refused = VideoPipeline::create(c, [](EncodedFramePtr) {}, &err2);
