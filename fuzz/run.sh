@@ -15,7 +15,7 @@ FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 declare -A SRC=(
   [annexb_split_fuzz]="fuzz/annexb_split_fuzz.cpp cpp/media/annexb.cpp"
   [annexb_parser_fuzz]="fuzz/annexb_parser_fuzz.cpp cpp/media/annexb_parser.cpp cpp/media/annexb.cpp"
-  [sei_fuzz]="fuzz/sei_fuzz.cpp cpp/media/h264_sei.cpp"
+  [sei_fuzz]="fuzz/sei_fuzz.cpp cpp/media/h264_sei.cpp cpp/media/annexb.cpp"
   [sdp_fuzz]="fuzz/sdp_fuzz.cpp cpp/rtc/sdp.cpp"
   [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp cpp/rtc/twcc.cpp"
   [h264_packetizer_fuzz]="fuzz/h264_packetizer_fuzz.cpp cpp/rtc/h264_packetizer.cpp cpp/media/annexb.cpp"
@@ -38,7 +38,9 @@ mkdir -p "$OUT/corpus/ogg_fuzz" && cp fuzz/seeds/tone.ogg "$OUT/corpus/ogg_fuzz/
 status=0
 for t in annexb_split_fuzz annexb_parser_fuzz sei_fuzz sdp_fuzz rtcp_fuzz h264_packetizer_fuzz ogg_fuzz; do
   # shellcheck disable=SC2086
-  "$CXX" "${FLAGS[@]}" ${SRC[$t]} -o "$OUT/$t"
+  if ! "$CXX" "${FLAGS[@]}" ${SRC[$t]} -o "$OUT/$t"; then
+    echo "$t FAILED to build"; status=1; continue
+  fi
   echo "== $t: $RUNS runs"
   if "$OUT/$t" -runs="$RUNS" -max_len=4096 -seed=1 -print_final_stats=1 "$OUT/corpus/$t" >"$OUT/$t.log" 2>&1; then
     grep -aE 'Done [0-9]+ runs|stat::number_of_executed_units' "$OUT/$t.log" | tail -n 2
