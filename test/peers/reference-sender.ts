@@ -126,7 +126,7 @@ export class ReferenceSender extends EventEmitter<SenderEvents> implements Engin
   }
 }
 
-function videoSection(sdp: string): { mid: string; pt: number; fmtp: string } | null {
+export function videoSection(sdp: string): { mid: string; pt: number; fmtp: string } | null {
   const sections = sdp.split(/\r?\nm=/).slice(1);
   for (const s of sections) {
     if (!s.startsWith('video')) continue;
