@@ -188,7 +188,7 @@ interface Viewer {
 let viewerSeq = 0;
 
 /** Connects one engine viewer to the sender and waits for its first complete keyframe access unit. */
-async function connectViewer(sender: SenderProcess, frameTimeoutMs: number): Promise<Viewer & { ttffMs: number }> {
+export async function connectViewer(sender: SenderProcess, frameTimeoutMs: number): Promise<Viewer & { ttffMs: number }> {
   const id = `v${++viewerSeq}`;
   const pc = new PeerConnection({ id: `bench-viewer-${id}` });
   const early: IceCandidateInit[] = [];
@@ -202,6 +202,7 @@ async function connectViewer(sender: SenderProcess, frameTimeoutMs: number): Pro
   try {
     const offer = await pc.createOffer({ video: true });
     const answer = await sender.offer(id, offer, (c) => { if (answered) add(c); else early.push(c); });
+    const direction = /a=(sendonly|sendrecv|recvonly|inactive)/.exec(answer.split(/\r?\nm=video/)[1] ?? '')?.[1] ?? 'no video section';
     await pc.setRemoteAnswer(answer);
     answered = true;
     for (const c of early.splice(0)) add(c);
@@ -212,7 +213,7 @@ async function connectViewer(sender: SenderProcess, frameTimeoutMs: number): Pro
       await sleep(20);
     }
     const s = await pc.getStats();
-    throw new Error(`no complete keyframe in ${frameTimeoutMs} ms (ICE ${s.iceState ?? '?'}, DTLS ${s.dtlsState ?? '?'}, ${s.videoBytesReceived} video bytes, ${sender.errors.slice(-1)[0] ?? 'no sender error'})`);
+    throw new Error(`no complete keyframe in ${frameTimeoutMs} ms (ICE ${s.iceState ?? '?'}, DTLS ${s.dtlsState ?? '?'}, ${s.videoBytesReceived} video bytes, answer ${direction}, ${sender.errors.slice(-1)[0] ?? 'no sender error'})`);
   } catch (err) {
     pc.close();
     sender.close(id);
@@ -240,7 +241,7 @@ async function startSender(spec: SenderSpec): Promise<SenderProcess> {
   return sender;
 }
 
-async function measureTtff(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders'>>, errors: string[]): Promise<SenderResult['ttff']> {
+async function measureTtff(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders'>>, errors: string[]): Promise<NonNullable<SenderResult['ttff']>> {
   const sender = await startSender(spec);
   const samples: number[] = [];
   let failures = 0;
@@ -328,22 +329,25 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
   };
   const startedAt = new Date();
   const machine = describeMachine();
+  const known = senderSpecs('').map((s) => s.name);
+  const names = opts.senders ?? known;
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) throw new Error(`unknown sender(s): ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  for (const n of o.viewerCounts) if (!Number.isInteger(n) || n < 1) throw new Error(`viewer counts must be whole numbers >= 1, not ${String(n)}`);
   const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-bench-'));
   try {
     const file = makeContentFile(dir);
     const fileBytes = readFileSync(file).length;
     const specs = senderSpecs(file);
-    const names = opts.senders ?? specs.map((s) => s.name);
-    const unknown = names.filter((n) => !specs.some((s) => s.name === n));
-    if (unknown.length) throw new Error(`unknown sender(s): ${unknown.join(', ')} (known: ${specs.map((s) => s.name).join(', ')})`);
     const results: SenderResult[] = [];
     for (const spec of specs.filter((s) => names.includes(s.name))) {
       log(`- ${spec.name}: ${spec.description}`);
       const errors: string[] = [];
       const r: SenderResult = { name: spec.name, description: spec.description, status: 'ok', errors, load: [] };
       try {
-        r.ttff = await measureTtff(spec, o, errors);
-        log(`  ${spec.name}: time to first frame p50 ${r.ttff.p50.toFixed(1)} ms, p95 ${r.ttff.p95.toFixed(1)} ms, ${r.ttff.failures} of ${o.connections} failed`);
+        const ttff = await measureTtff(spec, o, errors);
+        r.ttff = ttff;
+        log(`  ${spec.name}: time to first frame p50 ${ttff.p50.toFixed(1)} ms, p95 ${ttff.p95.toFixed(1)} ms, ${ttff.failures} of ${o.connections} failed`);
         r.load = await measureLoad(spec, o, errors, log);
       } catch (err) {
         errors.push((err as Error).message);

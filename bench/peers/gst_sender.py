@@ -147,11 +147,21 @@ class Sender:
         self.pipe.add(webrtc)
         webrtc.connect("on-ice-candidate", lambda _e, mline, c: emit(
             {"type": "candidate", "id": vid, "candidate": c, "sdpMid": None, "sdpMLineIndex": mline}))
+        queue.link(webrtc)
+        # Pin the branch's transceiver (send only, our H.264 RTP caps) before the offer is
+        # applied, so that the answer does not depend on whether the stream's caps have reached
+        # webrtcbin's sink pad yet.
+        transceiver = queue.get_static_pad("src").get_peer().get_property("transceiver")
+        transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+        transceiver.set_property("codec-preferences", Gst.Caps.from_string(
+            "application/x-rtp,media=video,encoding-name=H264,payload=%d,clock-rate=90000,"
+            "packetization-mode=(string)1" % self.pt))
+        webrtc.sync_state_with_parent()
+        queue.sync_state_with_parent()
+        # Linked last, once the branch is PLAYING: a tee pushing into a queue still in NULL gets
+        # FLUSHING back, and that stops the source's streaming thread for every viewer.
         tee_pad = self.tee.request_pad_simple("src_%u")
         tee_pad.link(queue.get_static_pad("sink"))
-        queue.link(webrtc)
-        queue.sync_state_with_parent()
-        webrtc.sync_state_with_parent()
         self.peers[vid] = (webrtc, queue, tee_pad)
         offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdpmsg)
         webrtc.emit("set-remote-description", offer, Gst.Promise.new_with_change_func(self.on_offer_set, vid, None))
@@ -200,11 +210,22 @@ class Sender:
         if peer is None:
             return
         webrtc, queue, tee_pad = peer
-        tee_pad.unlink(queue.get_static_pad("sink"))
-        self.tee.release_request_pad(tee_pad)
-        for el in (webrtc, queue):
-            el.set_state(Gst.State.NULL)
-            self.pipe.remove(el)
+
+        def remove():
+            for el in (webrtc, queue):
+                el.set_state(Gst.State.NULL)
+                self.pipe.remove(el)
+            return False
+
+        def unlink(pad, _info):
+            # In the tee's idle moment, so that it never pushes into a branch being shut down
+            # (FLUSHING back would stop the source for every viewer).
+            pad.unlink(queue.get_static_pad("sink"))
+            self.tee.release_request_pad(pad)
+            GLib.idle_add(remove)
+            return Gst.PadProbeReturn.REMOVE
+
+        tee_pad.add_probe(Gst.PadProbeType.IDLE, unlink)
 
     def quit(self):
         self.pipe.set_state(Gst.State.NULL)

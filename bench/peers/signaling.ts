@@ -88,7 +88,7 @@ export class SenderProcess {
   constructor(readonly name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
     this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.child.stderr.on('data', (d: Buffer) => {
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-4000);
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-(Number(process.env.BENCH_STDERR_TAIL) || 4000));
     });
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
