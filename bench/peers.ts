@@ -57,6 +57,8 @@ export interface PeerBenchOptions {
   senders?: string[];
   /** Where the JSON and Markdown go (default bench/results). */
   outDir?: string;
+  /** More senders besides the built-in ones (tests use this for a sender that sends nothing). */
+  extraSenders?: SenderSpec[];
   /** Wait for a viewer's first frame at most this long (default 15000). */
   frameTimeoutMs?: number;
   log?: (line: string) => void;
@@ -102,7 +104,7 @@ export interface PeerBenchReport {
   viewer: string;
   content: typeof CONTENT & { file: string; fileBytes: number; measuredKbps: number };
   machine: MachineInfo;
-  options: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders'>> & { senders: string[] };
+  options: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders' | 'extraSenders'>> & { senders: string[] };
   senders: SenderResult[];
   ratios: {
     ttff: Ratio[];
@@ -241,7 +243,7 @@ async function startSender(spec: SenderSpec): Promise<SenderProcess> {
   return sender;
 }
 
-async function measureTtff(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders'>>, errors: string[]): Promise<NonNullable<SenderResult['ttff']>> {
+async function measureTtff(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders' | 'extraSenders'>>, errors: string[]): Promise<NonNullable<SenderResult['ttff']>> {
   const sender = await startSender(spec);
   const samples: number[] = [];
   let failures = 0;
@@ -266,7 +268,7 @@ async function measureTtff(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 
   return { connections: o.connections, samplesMs: samples.map((s) => Math.round(s * 10) / 10), p50: percentile(samples, 50), p95: percentile(samples, 95), failures };
 }
 
-async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders'>>, errors: string[], log: (s: string) => void): Promise<LoadStep[]> {
+async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 'log' | 'outDir' | 'senders' | 'extraSenders'>>, errors: string[], log: (s: string) => void): Promise<LoadStep[]> {
   const sender = await startSender(spec);
   const viewers: Viewer[] = [];
   const steps: LoadStep[] = [];
@@ -329,7 +331,8 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
   };
   const startedAt = new Date();
   const machine = describeMachine();
-  const known = senderSpecs('').map((s) => s.name);
+  const extra = opts.extraSenders ?? [];
+  const known = [...senderSpecs(''), ...extra].map((s) => s.name);
   const names = opts.senders ?? known;
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length) throw new Error(`unknown sender(s): ${unknown.join(', ')} (known: ${known.join(', ')})`);
@@ -338,7 +341,7 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
   try {
     const file = makeContentFile(dir);
     const fileBytes = readFileSync(file).length;
-    const specs = senderSpecs(file);
+    const specs = [...senderSpecs(file), ...extra];
     const results: SenderResult[] = [];
     for (const spec of specs.filter((s) => names.includes(s.name))) {
       log(`- ${spec.name}: ${spec.description}`);

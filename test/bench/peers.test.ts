@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { runPeerBench, type PeerBenchReport } from '../../bench/peers.js';
 
@@ -36,4 +37,18 @@ t.test('quick run: every sender delivers frames and the report has the figures',
 
 t.test('an unknown sender name is refused with a clear error', async (t) => {
   await t.rejects(runPeerBench({ senders: ['kvs-edge', 'nope'], log: () => undefined }), /unknown sender\(s\): nope/);
+});
+
+t.test('a sender whose viewer gets no frames is reported as failed, not measured', async (t) => {
+  const outDir = mkdtempSync(join(tmpdir(), 'kvs-edge-bench-test-'));
+  t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
+  const silent = { name: 'silent', description: 'connects, sends nothing', command: process.execPath, args: ['--import', 'tsx', fileURLToPath(new URL('./fixtures/silent-sender.ts', import.meta.url))] };
+  const report = await runPeerBench({ senders: ['silent'], extraSenders: [silent], connections: 1, viewerCounts: [1], warmupMs: 200, windowMs: 500, frameTimeoutMs: 4000, outDir, log: (s) => t.comment(s) });
+  const s = report.senders[0]!;
+  t.equal(s.status, 'failed');
+  t.equal(s.ttff?.failures, 1, 'its connection counted as failed');
+  t.match(s.errors.join('\n'), /no complete keyframe in 4000 ms \(ICE connected, DTLS connected, 0 video bytes, answer sendonly/, 'the reason says what the viewer saw');
+  t.notOk(s.load.some((l) => l.cpuPct !== undefined), 'no CPU figure for it');
+  t.equal(s.perViewer, undefined, 'no per-viewer cost for it');
+  t.match(readFileSync(report.files!.markdown, 'utf8'), /^\| silent \(FAILED\) \|/m, 'the table marks it FAILED');
 });
