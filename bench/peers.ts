@@ -77,6 +77,8 @@ export interface LoadStep {
   windowS?: number;
   /** Complete access units per second at each viewer during the window. */
   fpsPerViewer?: number[];
+  /** H.264 received per second at each viewer during the window, kbps. */
+  kbpsPerViewer?: number[];
 }
 
 export interface SenderResult {
@@ -299,8 +301,9 @@ async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 
       const after = await Promise.all(viewers.map((v) => v.pc.getStats()));
       const rss = rssMiB(pid);
       const fps = after.map((s, k) => Math.round(((s.framesReceived - before[k]!.framesReceived) / windowS) * 10) / 10);
+      const kbps = after.map((s, k) => Math.round(((s.videoBytesReceived - before[k]!.videoBytesReceived) * 8) / windowS / 1000));
       const starved = fps.filter((f) => f <= 0).length;
-      const step: LoadStep = { viewers: count, connected: viewers.length, status: starved ? 'failed' : 'ok', windowS: Math.round(windowS * 100) / 100, fpsPerViewer: fps };
+      const step: LoadStep = { viewers: count, connected: viewers.length, status: starved ? 'failed' : 'ok', windowS: Math.round(windowS * 100) / 100, fpsPerViewer: fps, kbpsPerViewer: kbps };
       if (starved) {
         step.error = `${starved} of ${count} viewers received no frames during the window`;
         errors.push(`${count} viewers: ${step.error}`);
@@ -310,7 +313,7 @@ async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 
       step.cpuPct = Math.round(((cpu1 - cpu0) / windowS) * 1000) / 10;
       step.rssMiB = Math.round(rss * 10) / 10;
       steps.push(step);
-      log(`  ${spec.name}: ${count} viewer(s): CPU ${step.cpuPct.toFixed(1)} %, RSS ${step.rssMiB.toFixed(1)} MiB, fps per viewer ${Math.min(...fps)}..${Math.max(...fps)}`);
+      log(`  ${spec.name}: ${count} viewer(s): CPU ${step.cpuPct.toFixed(1)} %, RSS ${step.rssMiB.toFixed(1)} MiB, fps per viewer ${Math.min(...fps)}..${Math.max(...fps)}, kbps per viewer ${Math.min(...kbps)}..${Math.max(...kbps)}`);
     }
   } finally {
     for (const v of viewers) closeViewer(sender, v);
@@ -437,14 +440,15 @@ export function toMarkdown(r: PeerBenchReport): string {
   lines.push(`Viewer: ${r.viewer}. Content file: ${r.content.fileBytes} bytes, ${r.content.measuredKbps} kbps, GOP ${r.content.gop}.`);
   lines.push(`Time to first frame: viewer's createOffer -> first complete keyframe access unit, ${r.options.connections} sequential connections. CPU: utime+stime of the sender process over ${r.options.windowMs / 1000} s after ${r.options.warmupMs / 1000} s warm-up, % of one core. RSS: VmRSS at the end of the window.`);
   lines.push('');
-  const head = ['sender', 'TTFF p50 ms', 'TTFF p95 ms', 'failed', ...counts.flatMap((n) => [`CPU % ${n}v`, `RSS MiB ${n}v`, `fps/viewer ${n}v`]), 'CPU %/viewer', 'RSS MiB/viewer'];
+  const head = ['sender', 'TTFF p50 ms', 'TTFF p95 ms', 'failed', ...counts.flatMap((n) => [`CPU % ${n}v`, `RSS MiB ${n}v`, `fps/viewer (mean kbps) ${n}v`]), 'CPU %/viewer', 'RSS MiB/viewer'];
   lines.push(`| ${head.join(' | ')} |`);
   lines.push(`|${head.map(() => '---').join('|')}|`);
   for (const s of r.senders) {
     const row = [s.status === 'ok' ? s.name : `${s.name} (FAILED)`, f1(s.ttff?.p50), f1(s.ttff?.p95), s.ttff ? `${s.ttff.failures}/${s.ttff.connections}` : '–'];
     for (const n of counts) {
       const st = s.load.find((l) => l.viewers === n);
-      const fps = st?.fpsPerViewer?.length ? `${Math.min(...st.fpsPerViewer).toFixed(1)}–${Math.max(...st.fpsPerViewer).toFixed(1)}` : '–';
+      const kbps = st?.kbpsPerViewer?.length ? ` @ ${Math.round(st.kbpsPerViewer.reduce((a, b) => a + b, 0) / st.kbpsPerViewer.length)} kbps` : '';
+      const fps = st?.fpsPerViewer?.length ? `${Math.min(...st.fpsPerViewer).toFixed(1)}–${Math.max(...st.fpsPerViewer).toFixed(1)}${kbps}` : '–';
       row.push(st?.status === 'ok' ? f1(st.cpuPct) : '–', st?.status === 'ok' ? f1(st.rssMiB) : '–', fps);
     }
     row.push(f2(s.perViewer?.cpuPct), f2(s.perViewer?.rssMiB));
