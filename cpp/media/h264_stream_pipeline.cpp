@@ -22,6 +22,7 @@
 
 #include "annexb_parser.h"
 #include "child_process.h"
+#include "clock.h"
 #include "pipeline_internal.h"
 #include "video_pipeline.h"
 
@@ -29,10 +30,6 @@ namespace kvs::media {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t monotonic_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
-}
 
 class H264StreamPipeline final : public VideoPipeline {
  public:

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "child_process.h"
+#include "clock.h"
 #include "pattern_source.h"
 #include "v4l2_capture.h"
 #include "v4l2_device.h"
@@ -16,10 +17,6 @@ namespace kvs::media {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t monotonic_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
-}
 
 // An interruptible sleep shared by the sources.
 class Waiter {

@@ -7,12 +7,15 @@
 #include <chrono>
 
 #include "annexb.h"
+#include "clock.h"
 #include "h264_sei.h"
 #include "log.h"
 #include "network_thread.h"
 #include "rtp.h"
 
 namespace kvs::rtc {
+
+using media::monotonic_us;
 namespace {
 
 constexpr int64_t kPeerKeyframeIntervalUs = 300000;  // PLI/FIR from one viewer: at most ~3/s
@@ -20,12 +23,6 @@ constexpr guint kReportIntervalMs = 1000;
 constexpr int64_t kRtcpTimeoutUs = 20000000;
 constexpr int kOfferedTransportCcId = 3;             // viewer role: our extmap id for transport-cc
 constexpr int64_t kTwccFeedbackIntervalUs = 100000;  // transport-cc feedback at most every 100 ms
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 template <typename T>
 T random_value() {
@@ -151,7 +148,7 @@ bool PeerConnection::dtls_client_for(const std::string& remote_setup) const {
   return config_.dtls_role != PeerConfig::DtlsRole::kServer;
 }
 
-double PeerConnection::since_offer_ms() const { return (now_us() - offer_time_us_) / 1000.0; }
+double PeerConnection::since_offer_ms() const { return (monotonic_us() - offer_time_us_) / 1000.0; }
 
 void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback done) {
   if (state_ == PeerState::kClosed) {
@@ -173,7 +170,7 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
   }
   bool first = !ice_;
   if (first) {
-    offer_time_us_ = now_us();
+    offer_time_us_ = monotonic_us();
     if (track_) {
       // Encode while ICE and DTLS run, starting from a fresh IDR: at DTLS connect the few
       // frames since that IDR are sent at once (see on_dtls_connected).
@@ -532,7 +529,7 @@ void PeerConnection::on_ice_packet(const uint8_t* data, size_t size) {
       std::copy(data, data + size, buf);
       size_t len = size;
       if (srtp_in_.unprotect_rtcp(buf, &len)) {
-        last_rtcp_us_ = now_us();
+        last_rtcp_us_ = monotonic_us();
         handle_rtcp(buf, len);
       }
       break;
@@ -683,7 +680,7 @@ void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {
   ++stats_.frames_sent;
   if (frame->keyframe) ++stats_.keyframes_sent;
   last_rtp_ts_ = ts;
-  last_rtp_time_us_ = now_us();
+  last_rtp_time_us_ = monotonic_us();
 }
 
 void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
@@ -707,7 +704,7 @@ void PeerConnection::on_audio_frame(const media::EncodedAudioPtr& frame) {
   std::copy(payload.begin(), payload.end(), buf + header_size);
   size_t len = header_size + payload.size();
   last_audio_ts_ = h.timestamp;
-  last_audio_time_us_ = now_us();
+  last_audio_time_us_ = monotonic_us();
   bool protected_ok = srtp_out_.protect_rtp(buf, &len);
   if (protected_ok) sent_transport_cc(h, len);  // as for video: a refused send is a loss
   if (!protected_ok || !ice_->send(buf, len)) {
@@ -725,16 +722,16 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   if (offerer_ && depacketizer_ &&
       std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
     remote_video_ssrc_ = h->ssrc;
-    video_rx_.on_packet(h->sequence, h->timestamp, now_us());
+    video_rx_.on_packet(h->sequence, h->timestamp, monotonic_us());
     stats_.video_packets_received = video_rx_.received();
     stats_.video_packets_lost = video_rx_.lost();
     size_t end = payload_end(packet, size, h->header_size);
     stats_.video_bytes_received += end - h->header_size;
     depacketizer_->push(h->sequence, h->timestamp, h->marker, packet + h->header_size, end - h->header_size);
     stats_.incomplete_frames = depacketizer_->incomplete();
-    if (stats_.keyframes_received == 0 && now_us() - last_pli_sent_us_ > 300000) {
+    if (stats_.keyframes_received == 0 && monotonic_us() - last_pli_sent_us_ > 300000) {
       // Joined mid-GOP: ask for an IDR now rather than wait for the next one (RFC 4585 6.3.1).
-      last_pli_sent_us_ = now_us();
+      last_pli_sent_us_ = monotonic_us();
       uint8_t buf[12 + kSrtpMaxTrailer];
       size_t len = write_pli(1, remote_video_ssrc_, buf);
       if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
@@ -744,7 +741,7 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
   if (static_cast<int>(h->payload_type) == audio_pt_ && audio_receive_) {
     if (!audio_rx_.active()) audio_rx_ = ReceiveStatistics(audio_clock_khz() * 1000);
     remote_audio_ssrc_ = h->ssrc;
-    audio_rx_.on_packet(h->sequence, h->timestamp, now_us());
+    audio_rx_.on_packet(h->sequence, h->timestamp, monotonic_us());
     ++stats_.audio_packets_received;
     stats_.audio_bytes_received += size - h->header_size;
     // Padding (RFC 3550 5.1): the last byte says how many bytes to drop.
@@ -801,7 +798,7 @@ void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback do
     return;
   }
   offerer_ = true;
-  offer_time_us_ = now_us();
+  offer_time_us_ = monotonic_us();
   ice_ = std::make_unique<IceTransport>(this, NetworkThread::instance().context(), config_.id);
   IceOptions opts = config_.ice;
   opts.controlling = true;  // RFC 8445 6.1.1: the offerer of a full-ICE pair controls
@@ -990,7 +987,7 @@ void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, ui
 void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
   std::vector<RtcpPacket> packets;
   parse_rtcp(data, size, &packets);
-  int64_t now = now_us();
+  int64_t now = monotonic_us();
   for (const auto& p : packets) {
     switch (p.type) {
       case RtcpPacket::kSenderReport:
@@ -1090,13 +1087,13 @@ void PeerConnection::stamp_transport_cc(RtpHeader* h) {
 }
 
 void PeerConnection::sent_transport_cc(const RtpHeader& h, size_t bytes) {
-  if (h.transport_cc_id) twcc_.on_sent(h.transport_sequence, bytes, now_us());
+  if (h.transport_cc_id) twcc_.on_sent(h.transport_sequence, bytes, monotonic_us());
 }
 
 void PeerConnection::note_transport_cc(const uint8_t* packet, size_t size, uint32_t ssrc) {
   auto seq = read_transport_sequence(packet, size, twcc_ext_id_);
   if (!seq) return;
-  int64_t now = now_us();
+  int64_t now = monotonic_us();
   twcc_rx_.on_packet(*seq, now);
   twcc_media_ssrc_ = ssrc;
   if (now - last_twcc_feedback_us_ >= kTwccFeedbackIntervalUs) send_twcc_feedback();
@@ -1107,7 +1104,7 @@ void PeerConnection::note_transport_cc(const uint8_t* packet, size_t size, uint3
 // RTT from it, and knows we are still there (RFC 3550 6.4.2).
 void PeerConnection::send_receiver_report() {
   if (!srtp_out_.ready()) return;
-  int64_t now = now_us();
+  int64_t now = monotonic_us();
   std::vector<ReportBlock> blocks;
   if (video_rx_.active()) blocks.push_back(video_rx_.report_block(remote_video_ssrc_, now));
   if (audio_rx_.active()) blocks.push_back(audio_rx_.report_block(remote_audio_ssrc_, now));
@@ -1119,7 +1116,7 @@ void PeerConnection::send_receiver_report() {
 
 void PeerConnection::send_twcc_feedback() {
   if (!twcc_ext_id_ || !srtp_out_.ready()) return;
-  last_twcc_feedback_us_ = now_us();
+  last_twcc_feedback_us_ = monotonic_us();
   TransportFeedback fb;
   std::vector<uint8_t> buf;
   // A backlog (a stalled loop) may take more than one packet; a few at most per call.
@@ -1161,7 +1158,7 @@ void PeerConnection::send_sender_report() {
   auto report = [this](uint32_t ssrc, uint32_t last_ts, int64_t last_time_us, int clock_khz, uint64_t packets,
                        uint64_t octets) {
     uint8_t buf[64 + kSrtpMaxTrailer];
-    uint32_t ts = last_ts + static_cast<uint32_t>((now_us() - last_time_us) * clock_khz / 1000);
+    uint32_t ts = last_ts + static_cast<uint32_t>((monotonic_us() - last_time_us) * clock_khz / 1000);
     size_t len = write_sender_report(ssrc, ntp_now(), ts, static_cast<uint32_t>(packets), static_cast<uint32_t>(octets), buf);
     if (srtp_out_.protect_rtcp(buf, &len)) ice_->send(buf, len);
   };
@@ -1178,7 +1175,7 @@ gboolean PeerConnection::on_report_timer(gpointer p) {
   // RTCP timeout (RFC 3550 6.3.5): a viewer that reported and then went silent for 20 s (5
   // reporting intervals) is gone, even if it never said goodbye (no DTLS close_notify).
   if (self->last_rtcp_us_ && self->state_ == PeerState::kConnected &&
-      now_us() - self->last_rtcp_us_ > kRtcpTimeoutUs) {
+      monotonic_us() - self->last_rtcp_us_ > kRtcpTimeoutUs) {
     KVS_WARN(self->config_.id, "no RTCP from the viewer for %lld s: it is gone", static_cast<long long>(kRtcpTimeoutUs / 1000000));
     self->set_state(PeerState::kFailed);
   }

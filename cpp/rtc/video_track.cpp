@@ -4,21 +4,18 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "clock.h"
 #include "log.h"
 #include "network_thread.h"
 
 namespace kvs::rtc {
+
+using media::monotonic_us;
 namespace {
 
 constexpr int kMaxInFlight = 8;             // frames queued for the network thread
 constexpr size_t kHistoryPackets = 2048;    // NACK history (about 1-2 s at 2-4 Mbps)
 constexpr int64_t kKeyframeMinIntervalUs = 200000;  // keyframe requests closer than this merge
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -108,7 +105,7 @@ const RtpPayload* VideoTrack::find_packet(uint64_t index, uint32_t* rtp_timestam
 }
 
 void VideoTrack::request_keyframe(bool urgent) {
-  if (!urgent && now_us() - last_keyframe_us_.load() < kKeyframeMinIntervalUs) return;
+  if (!urgent && monotonic_us() - last_keyframe_us_.load() < kKeyframeMinIntervalUs) return;
   if (keyframe_pending_.exchange(true)) return;  // the IDR on its way serves this request too
   KVS_DEBUG("track", "keyframe requested%s", urgent ? " (urgent)" : "");
   pipeline_->request_keyframe();
@@ -133,7 +130,7 @@ void VideoTrack::on_encoded(media::EncodedFramePtr frame) {
             frame->keyframe ? " IDR" : "", frame->data.size());
   if (frame->keyframe) {
     keyframe_pending_ = false;
-    last_keyframe_us_ = now_us();
+    last_keyframe_us_ = monotonic_us();
   }
   auto pf = std::make_shared<PacketizedFrame>();
   pf->payloads = packetizer_.packetize(frame->data.data(), frame->data.size());
