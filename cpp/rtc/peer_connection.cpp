@@ -155,7 +155,7 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
     done(PeerError{ErrorCode::kClosed, "the peer connection is closed"}, "");
     return;
   }
-  if (answer_pending_) {
+  if (local_pending_) {
     done(PeerError{ErrorCode::kInvalidState, "an offer is already being answered"}, "");
     return;
   }
@@ -201,10 +201,10 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
     ice_->set_remote_credentials(remote.ice_ufrag, remote.ice_pwd);
     remote_ufrag_ = remote.ice_ufrag;
     set_state(PeerState::kConnecting);
-    answer_ = std::move(answer);
-    answer_pending_ = true;  // candidates gathered now go into the answer
+    local_ = std::move(answer);
+    local_pending_ = true;  // candidates gathered now go into the answer
     if (!ice_->gather()) {
-      answer_pending_ = false;
+      local_pending_ = false;
       done(PeerError{ErrorCode::kIce, "ICE gathering could not start (no usable interface?)"}, "");
       return;
     }
@@ -215,8 +215,8 @@ void PeerConnection::set_remote_offer(const std::string& sdp, AnswerCallback don
       ice_->set_remote_credentials(remote.ice_ufrag, remote.ice_pwd);
       remote_ufrag_ = remote.ice_ufrag;
     }
-    answer_ = std::move(answer);
-    answer_pending_ = true;
+    local_ = std::move(answer);
+    local_pending_ = true;
     // A new generation of credentials invalidates the candidates the viewer had: all of ours
     // go into this answer again.
     early_candidates_ = ice_->local_candidates();
@@ -280,7 +280,7 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
   if (ice_) ice_->local_credentials(&ufrag, &pwd);
   bool dtls_client = dtls_ ? dtls_->is_client() : dtls_client_for(t.setup);
 
-  answer->session_id = answer_.session_id ? answer_.session_id : (random_value<uint64_t>() >> 2);
+  answer->session_id = local_.session_id ? local_.session_id : (random_value<uint64_t>() >> 2);
   answer->session_version = ++session_version_;
   answer->media.clear();
   answer->bundle_mids.clear();
@@ -428,18 +428,18 @@ std::optional<PeerError> PeerConnection::apply_offer(const SessionDescription& o
 }
 
 std::string PeerConnection::finish_answer() {
-  answer_pending_ = false;
+  local_pending_ = false;
   std::string ufrag, pwd;
   ice_->local_credentials(&ufrag, &pwd);
-  for (auto& m : answer_.media) {
+  for (auto& m : local_.media) {
     m.ice_ufrag = ufrag;
     m.ice_pwd = pwd;
   }
-  MediaSection& t = answer_.media[bundle_mline_];
+  MediaSection& t = local_.media[bundle_mline_];
   t.candidates = early_candidates_;
   t.end_of_candidates = gathering_done_;
   early_candidates_.clear();
-  return write_sdp(answer_);
+  return write_sdp(local_);
 }
 
 std::optional<PeerError> PeerConnection::add_remote_candidate(const std::string& candidate,
@@ -449,7 +449,7 @@ std::optional<PeerError> PeerConnection::add_remote_candidate(const std::string&
     return PeerError{ErrorCode::kInvalidState, "a remote candidate arrived before the offer"};
   if (!offerer_ && !mid.empty() && !bundle_mid_.empty() && mid != bundle_mid_) {
     bool known = false;
-    for (auto& m : answer_.media) known |= (m.mid == mid && !m.rejected());
+    for (auto& m : local_.media) known |= (m.mid == mid && !m.rejected());
     if (!known) return std::nullopt;  // for a section we rejected: nothing to do
   }
   std::string line = candidate;
@@ -481,7 +481,7 @@ void PeerConnection::set_state(PeerState s) {
 }
 
 void PeerConnection::on_ice_candidate(const std::string& candidate) {
-  if (answer_pending_) {
+  if (local_pending_) {
     early_candidates_.push_back(candidate);
     return;
   }
@@ -881,12 +881,12 @@ void PeerConnection::create_offer(const OfferOptions& options, AnswerCallback do
   for (auto& m : offer.media) offer.bundle_mids.push_back(m.mid);
   bundle_mline_ = 0;
   bundle_mid_ = offer.media[0].mid;
-  answer_ = std::move(offer);  // our local description
-  answer_pending_ = true;
+  local_ = std::move(offer);  // our local description
+  local_pending_ = true;
   set_state(PeerState::kConnecting);
   if (audio_track_ && audio_send_) audio_track_->warm_up();
   if (!ice_->gather()) {
-    answer_pending_ = false;
+    local_pending_ = false;
     done(PeerError{ErrorCode::kIce, "ICE gathering could not start (no usable interface?)"}, "");
     return;
   }
@@ -906,9 +906,9 @@ void PeerConnection::set_remote_answer(const std::string& sdp, std::function<voi
   } catch (const SdpError& e) {
     return done(PeerError{ErrorCode::kSdpParse, std::string("answer rejected: ") + e.what()});
   }
-  if (answer.media.size() != answer_.media.size())
+  if (answer.media.size() != local_.media.size())
     return done(PeerError{ErrorCode::kSdpParse, "answer rejected: it has " + std::to_string(answer.media.size()) +
-                                                    " media sections, the offer had " + std::to_string(answer_.media.size())});
+                                                    " media sections, the offer had " + std::to_string(local_.media.size())});
   const MediaSection& t = answer.media[0];
   if (t.rejected()) return done(PeerError{ErrorCode::kSdpUnsupported, "answer rejected: the camera refused the first media section"});
   if (t.ice_ufrag.empty() || t.ice_pwd.empty())

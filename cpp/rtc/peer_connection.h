@@ -218,11 +218,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   bool audio_subscribed_ = false;
 
   // Negotiation
-  SessionDescription answer_;
+  SessionDescription local_;  // our description: the answer (camera role) or the offer (viewer role)
   std::string remote_ufrag_;
   std::string bundle_mid_;
   int bundle_mline_ = 0;
-  bool answer_pending_ = false;
+  bool local_pending_ = false;  // written, waiting for gathering before it is handed out
   AnswerCallback pending_done_;
   std::vector<std::string> early_candidates_;  // gathered before the answer was written
   bool gathering_done_ = false;
