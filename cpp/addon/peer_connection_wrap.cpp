@@ -466,6 +466,7 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("videoPacketsReceived", static_cast<double>(s.video_packets_received));
   num("videoPacketsLost", static_cast<double>(s.video_packets_lost));
   num("receiverReportsSent", static_cast<double>(s.receiver_reports_sent));
+  num("joinBurstFrames", static_cast<double>(s.join_burst_frames));
   if (s.rtt_ms >= 0) num("rttMs", s.rtt_ms);
   if (s.fraction_lost >= 0) num("fractionLost", s.fraction_lost);
   if (s.jitter >= 0) num("jitter", s.jitter);

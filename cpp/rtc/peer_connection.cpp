@@ -572,6 +572,7 @@ void PeerConnection::on_dtls_connected(const SrtpKeys& keys) {
     auto gop = track_->recent_gop();
     if (!gop.empty()) {
       for (const auto& f : gop) on_track_frame(f);  // a picture now, not at the next IDR
+      stats_.join_burst_frames = gop.size();
     } else {
       track_->request_keyframe(true);  // the new viewer gets an IDR now, not at the next GOP
       if (observer_) observer_->on_keyframe_request("join");

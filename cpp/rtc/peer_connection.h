@@ -71,6 +71,8 @@ struct PeerStats {
   // highest sequence number minus received; retransmissions can make it briefly negative -> 0).
   uint64_t video_packets_received = 0, video_packets_lost = 0;
   uint64_t receiver_reports_sent = 0;
+  // Frames since the last IDR sent at once when this viewer connected (0: it waited for an IDR).
+  uint64_t join_burst_frames = 0;
   double first_frame_received_ms = -1;
   // From the camera's capture-timestamp SEI: last value, and sum / count for the mean.
   double glass_to_glass_ms = -1, glass_to_glass_sum_ms = 0;

@@ -29,6 +29,7 @@ std::shared_ptr<VideoTrack> VideoTrack::create(const media::VideoConfig& config,
       },
       error);
   if (!track->pipeline_) return nullptr;
+  track->passthrough_ = config.source == "file" || (config.source == "pipe" && config.pipe_format == "h264");
   track->max_kbps_ = config.bitrate_kbps;
   track->target_kbps_ = config.bitrate_kbps;
   track->min_kbps_ = std::min(100, config.bitrate_kbps);
@@ -160,9 +161,14 @@ void VideoTrack::on_encoded(media::EncodedFramePtr frame) {
 std::vector<PacketizedFramePtr> VideoTrack::recent_gop() const { return gop_; }
 
 void VideoTrack::deliver(const PacketizedFramePtr& frame) {
-  if (frame->keyframe) gop_.clear();
+  if (frame->keyframe) {
+    gop_.clear();
+    gop_bytes_ = 0;
+  }
   if (frame->keyframe || !gop_.empty()) {
-    if (gop_.size() < kMaxBurstFrames) gop_.push_back(frame);
+    gop_bytes_ += frame->frame->data.size();
+    bool fits = passthrough_ ? gop_bytes_ <= kMaxPassthroughBurstBytes : gop_.size() < kMaxBurstFrames;
+    if (fits) gop_.push_back(frame);
     else gop_.clear();  // too long to burst: the next viewer waits for a fresh IDR
   }
   history_.push_back(frame);

@@ -51,11 +51,14 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   void unsubscribe(Subscriber* s);
   // The payload with a track-wide index from the history, or nullptr when it has aged out.
   const RtpPayload* find_packet(uint64_t index, uint32_t* rtp_timestamp) const;
-  // The frames since the last IDR (IDR first) when there are at most kMaxBurstFrames of them:
-  // what a viewer that just connected can be sent at once to show a picture without waiting
-  // for the next IDR. Empty otherwise.
+  // The frames since the last IDR (IDR first) when they are few enough to burst: what a viewer
+  // that just connected can be sent at once to show a picture without waiting for the next IDR.
+  // Empty otherwise. An encoder makes a fresh IDR on request, so the burst is kept short
+  // (kMaxBurstFrames); a passthrough source (a file, a command's H.264) cannot, so the whole GOP
+  // is kept, up to kMaxPassthroughBurstBytes, rather than make the viewer wait for the next IDR.
   std::vector<PacketizedFramePtr> recent_gop() const;
   static constexpr size_t kMaxBurstFrames = 8;
+  static constexpr size_t kMaxPassthroughBurstBytes = 2 * 1024 * 1024;
 
   // Rate control (network thread): each viewer reports what its path carries (REMB, or a
   // loss-based estimate from its receiver reports); the shared encoder follows the weakest
@@ -93,6 +96,8 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   std::vector<Subscriber*> subscribers_;
   std::deque<PacketizedFramePtr> history_;
   std::vector<PacketizedFramePtr> gop_;  // since the last IDR, while short enough to burst
+  size_t gop_bytes_ = 0;
+  bool passthrough_ = false;  // the source gives H.264 as it is: no IDR on request
   std::vector<std::pair<const Subscriber*, int>> estimates_;
   void apply_target();
   std::atomic<int> min_kbps_{100}, max_kbps_{0}, target_kbps_{0};

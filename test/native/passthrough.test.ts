@@ -56,3 +56,45 @@ t.test('bad passthrough configs are refused with what is wrong', async (t) => {
   t.throws(() => new VideoTrack({ source: 'pipe' }), /needs a command/);
   t.throws(() => new VideoTrack({ source: 'pipe', command: 'cat x' as unknown as string[] }), /array of strings/);
 });
+
+/** An engine viewer connected to `camera` (which has the track), as in viewer-role.test.ts. */
+async function engineViewer(camera: PeerConnection, id: string): Promise<PeerConnection> {
+  const viewer = new PeerConnection({ id });
+  const early: { candidate: string; sdpMid?: string | null }[] = [];
+  let answered = false;
+  camera.on('candidate', (c) => { if (answered) viewer.addRemoteCandidate(c); else early.push(c); });
+  viewer.on('candidate', (c) => camera.addRemoteCandidate(c));
+  const answer = await camera.setRemoteOffer(await viewer.createOffer({ video: true }));
+  await viewer.setRemoteAnswer(answer);
+  answered = true;
+  for (const c of early.splice(0)) viewer.addRemoteCandidate(c);
+  return viewer;
+}
+
+t.test('a viewer joining a passthrough file mid-GOP gets the GOP so far at once, not a wait for the next IDR', async (t) => {
+  // The fixture has an IDR every 30 frames; a file cannot make one on request.
+  const track = new VideoTrack({ source: 'file', path: fixture, width: 640, height: 480, fps: 30 });
+  const camA = new PeerConnection({ id: 'cam-a' });
+  const camB = new PeerConnection({ id: 'cam-b' });
+  camA.addTrack(track);
+  camB.addTrack(track);
+  const a = await engineViewer(camA, 'viewer-a');
+  t.teardown(() => { a.close(); camA.close(); camB.close(); track.close(); });
+  // Wait until the stream stands between 10 and 20 frames past an IDR.
+  let s = await a.getStats();
+  for (const end = Date.now() + 20_000; Date.now() < end; s = await a.getStats()) {
+    const pos = s.framesReceived % 30;
+    if (s.framesReceived >= 30 && pos >= 10 && pos <= 20) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.ok(s.framesReceived >= 30, `viewer A is streaming (${s.framesReceived} frames)`);
+  const b = await engineViewer(camB, 'viewer-b');
+  t.teardown(() => b.close());
+  let sb = await b.getStats();
+  for (const end = Date.now() + 10_000; sb.framesReceived < 30 && Date.now() < end; sb = await b.getStats()) await new Promise((r) => setTimeout(r, 50));
+  const burst = (await camB.getStats()).joinBurstFrames;
+  t.ok(burst > 8, `viewer B was sent the ${burst} frames since the last IDR when it connected`);
+  t.ok(sb.keyframesReceived >= 1 && sb.framesReceived >= 30, `viewer B decodes from that IDR on (${sb.framesReceived} frames, ${sb.keyframesReceived} keyframes)`);
+  t.equal(sb.incompleteFrames, 0, 'with nothing missing');
+  t.comment(`viewer B's time to first frame: ${sb.timing.firstFrameReceivedMs?.toFixed(1)} ms from its offer`);
+});

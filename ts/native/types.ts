@@ -206,6 +206,8 @@ export interface PeerStats {
   videoPacketsLost: number;
   /** Receiver reports we sent (for the camera's video in the viewer role, the talk-back in the camera role). */
   receiverReportsSent: number;
+  /** Camera role: frames since the last IDR sent at once when this viewer connected (0: it waited for a fresh IDR). */
+  joinBurstFrames: number;
   /** Viewer role, when the camera embeds capture-timestamp SEI: wall clock at reception minus
    * capture time of the last frame, the mean, and how many frames carried one. */
   glassToGlassMs?: number;
