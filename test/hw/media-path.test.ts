@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PeerConnection, VideoTrack, probeV4l2 } from '../../ts/native/index.js';
 import { launch, ChromiumViewer } from '../native/chromium-viewer.js';
+import { connectEngineViewer } from '../native/engine-pair.js';
 
 const ADDON = new URL('../../build/Release/kvs_edge.node', import.meta.url);
 const SKIP = !existsSync(ADDON) && 'needs build/Release/kvs_edge.node';
@@ -26,14 +27,7 @@ async function engineViewer(t: { teardown(fn: () => unknown): void }, track: Vid
     viewer.close();
     camera.close();
   });
-  const early: { candidate: string; sdpMid?: string | null }[] = [];
-  let answered = false;
-  camera.on('candidate', (c) => (answered ? viewer.addRemoteCandidate(c) : early.push(c)));
-  viewer.on('candidate', (c) => camera.addRemoteCandidate(c));
-  const answer = await camera.setRemoteOffer(await viewer.createOffer({ video: true }));
-  await viewer.setRemoteAnswer(answer);
-  answered = true;
-  for (const c of early.splice(0)) viewer.addRemoteCandidate(c);
+  await connectEngineViewer(camera, viewer);
   return viewer;
 }
 

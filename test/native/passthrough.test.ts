@@ -6,6 +6,7 @@ import t from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import { DataChannelViewer } from '../peers/datachannel.js';
 import { connectToEngine } from '../peers/viewer.js';
+import { connectEngineViewer } from './engine-pair.js';
 
 const fixture = new URL('../peers/fixtures/pattern-640x480.h264', import.meta.url).pathname;
 t.teardown(async () => {
@@ -57,17 +58,10 @@ t.test('bad passthrough configs are refused with what is wrong', async (t) => {
   t.throws(() => new VideoTrack({ source: 'pipe', command: 'cat x' as unknown as string[] }), /array of strings/);
 });
 
-/** An engine viewer connected to `camera` (which has the track), as in viewer-role.test.ts. */
+/** An engine viewer connected to `camera` (which has the track). */
 async function engineViewer(camera: PeerConnection, id: string): Promise<PeerConnection> {
   const viewer = new PeerConnection({ id });
-  const early: { candidate: string; sdpMid?: string | null }[] = [];
-  let answered = false;
-  camera.on('candidate', (c) => { if (answered) viewer.addRemoteCandidate(c); else early.push(c); });
-  viewer.on('candidate', (c) => camera.addRemoteCandidate(c));
-  const answer = await camera.setRemoteOffer(await viewer.createOffer({ video: true }));
-  await viewer.setRemoteAnswer(answer);
-  answered = true;
-  for (const c of early.splice(0)) viewer.addRemoteCandidate(c);
+  await connectEngineViewer(camera, viewer);
   return viewer;
 }
 

@@ -10,6 +10,7 @@ import t from 'tap';
 import { PeerConnection, VideoTrack, type PeerStats } from '../../ts/native/index.js';
 import { ChromiumHost } from '../peers/chromium.js';
 import { connectToEngine, sleep } from '../peers/viewer.js';
+import { connectEngineViewer } from './engine-pair.js';
 
 const EXT = /^a=extmap:(\d+) http:\/\/www\.ietf\.org\/id\/draft-holmer-rmcat-transport-wide-cc-extensions-01\r?$/m;
 
@@ -62,21 +63,10 @@ t.test('engine viewer <- engine camera: transport-cc both ways', async (t) => {
     camera.close();
     track.close();
   });
-  const toViewer: { candidate: string; sdpMid?: string | null }[] = [];
-  let answered = false;
-  camera.on('candidate', (c) => {
-    if (answered) viewer.addRemoteCandidate(c);
-    else toViewer.push(c);
-  });
-  viewer.on('candidate', (c) => camera.addRemoteCandidate(c));
-  const offer = await viewer.createOffer({ video: true });
+  const { offer, answer } = await connectEngineViewer(camera, viewer);
   t.equal(EXT.exec(offer)?.[1], '3', 'the viewer offers the transport-wide-cc extension');
   t.match(offer, /^a=rtcp-fb:102 transport-cc\r?$/m, 'and transport-cc feedback');
-  const answer = await camera.setRemoteOffer(offer);
   t.equal(EXT.exec(answer)?.[1], '3', 'the camera answers it');
-  await viewer.setRemoteAnswer(answer);
-  answered = true;
-  for (const c of toViewer.splice(0)) viewer.addRemoteCandidate(c);
   const v = await until(viewer, (s) => s.framesReceived >= 60 && s.twccFeedbackSent >= 20, 20000);
   t.ok(v.framesReceived >= 60, `viewer: ${v.framesReceived} frames`);
   t.ok(v.transportCc, 'viewer: transport-cc negotiated');

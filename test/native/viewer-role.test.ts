@@ -4,6 +4,7 @@
 import t from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import { launch } from './chromium-viewer.js';
+import { connectEngineViewer } from './engine-pair.js';
 
 async function waitFor(pc: PeerConnection, frames: number, ms: number) {
   let s = await pc.getStats();
@@ -20,18 +21,10 @@ t.test('engine viewer <- engine camera: frames, keyframes and time to first fram
   camera.addTrack(track);
   const viewer = new PeerConnection({ id: 'viewer' });
   t.teardown(() => { viewer.close(); camera.close(); track.close(); });
-  const toViewer: { candidate: string; sdpMid?: string | null }[] = [];
-  let answered = false;
-  camera.on('candidate', (c) => { if (answered) viewer.addRemoteCandidate(c); else toViewer.push(c); });
-  viewer.on('candidate', (c) => camera.addRemoteCandidate(c));
-  const offer = await viewer.createOffer({ video: true });
+  const { offer } = await connectEngineViewer(camera, viewer);
   t.match(offer, /a=setup:actpass/);
   t.match(offer, /m=video 9 UDP\/TLS\/RTP\/SAVPF 102/);
   t.match(offer, /a=recvonly/);
-  const answer = await camera.setRemoteOffer(offer);
-  await viewer.setRemoteAnswer(answer);
-  answered = true;
-  for (const c of toViewer.splice(0)) viewer.addRemoteCandidate(c);
   const s = await waitFor(viewer, 60, 10000);
   t.ok(s.framesReceived >= 60, `60 frames received (${s.framesReceived})`);
   t.ok(s.keyframesReceived >= 1, 'starting with a keyframe');
