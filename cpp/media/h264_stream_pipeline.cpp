@@ -70,6 +70,7 @@ class H264StreamPipeline final : public VideoPipeline {
   }
 
   void request_keyframe() override { ++keyframe_requests_; }  // the source decides its GOP
+  bool keyframes_on_request() const override { return false; }
   void set_bitrate(int kbps) override {
     if (kbps > 0) bitrate_ = kbps;  // informational: the source encodes
   }

@@ -85,6 +85,9 @@ class VideoPipeline {
   virtual void start() = 0;             // starts the media thread; idempotent
   virtual void stop() = 0;              // joins the media thread; idempotent
   virtual void request_keyframe() = 0;  // thread-safe: the next encoded frame is an IDR with SPS/PPS
+  // Whether request_keyframe() makes one: false when the source gives H.264 as it is (a file,
+  // a command's stdout, a camera that encodes), whose IDRs come on the source's own GOP.
+  virtual bool keyframes_on_request() const { return true; }
   virtual void set_bitrate(int kbps) = 0;  // thread-safe; <= 0 ignored, capped at kMaxBitrateKbps
   virtual VideoPipelineStats stats() const = 0;  // thread-safe
   virtual const VideoConfig& config() const = 0;

@@ -724,8 +724,6 @@ void PeerConnection::handle_rtp(const uint8_t* packet, size_t size) {
       std::find(offered_video_pts_.begin(), offered_video_pts_.end(), h->payload_type) != offered_video_pts_.end()) {
     remote_video_ssrc_ = h->ssrc;
     video_rx_.on_packet(h->sequence, h->timestamp, monotonic_us());
-    stats_.video_packets_received = video_rx_.received();
-    stats_.video_packets_lost = video_rx_.lost();
     size_t end = payload_end(packet, size, h->header_size);
     stats_.video_bytes_received += end - h->header_size;
     depacketizer_->push(h->sequence, h->timestamp, h->marker, packet + h->header_size, end - h->header_size);
@@ -1185,6 +1183,8 @@ gboolean PeerConnection::on_report_timer(gpointer p) {
 
 PeerStats PeerConnection::stats() const {
   PeerStats s = stats_;
+  s.video_packets_received = video_rx_.received();
+  s.video_packets_lost = video_rx_.lost();
   s.state = state_;
   s.ice_state = ice_ ? to_string(ice_->state()) : "new";
   if (!dtls_) s.dtls_state = "new";

@@ -29,7 +29,7 @@ std::shared_ptr<VideoTrack> VideoTrack::create(const media::VideoConfig& config,
       },
       error);
   if (!track->pipeline_) return nullptr;
-  track->passthrough_ = config.source == "file" || (config.source == "pipe" && config.pipe_format == "h264");
+  track->passthrough_ = !track->pipeline_->keyframes_on_request();
   track->max_kbps_ = config.bitrate_kbps;
   track->target_kbps_ = config.bitrate_kbps;
   track->min_kbps_ = std::min(100, config.bitrate_kbps);

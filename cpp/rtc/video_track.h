@@ -97,7 +97,7 @@ class VideoTrack : public std::enable_shared_from_this<VideoTrack> {
   std::deque<PacketizedFramePtr> history_;
   std::vector<PacketizedFramePtr> gop_;  // since the last IDR, while short enough to burst
   size_t gop_bytes_ = 0;
-  bool passthrough_ = false;  // the source gives H.264 as it is: no IDR on request
+  bool passthrough_ = false;  // the pipeline cannot make an IDR on request (its source gives H.264)
   std::vector<std::pair<const Subscriber*, int>> estimates_;
   void apply_target();
   std::atomic<int> min_kbps_{100}, max_kbps_{0}, target_kbps_{0};
