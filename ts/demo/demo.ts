@@ -108,7 +108,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         fps: v.fps ?? 30,
         bitrate: { minKbps: Math.min(150, kbps), startKbps: kbps, maxKbps: Math.max(4000, kbps) },
       },
-      audio: { source: 'tone' },
+      // Each viewer's microphone (hold-to-talk) goes to its own WAV file in the demo's directory.
+      audio: { source: 'tone', talkback: { sink: 'file', path: join(talkbackDir, 'talkback-{viewer}.wav') } },
       // Loopback only: the local service's STUN (and TURN), not the regional KVS STUN server.
       ice: { kvsStun: false },
       mqtt: { enabled: true, url: broker.url, protocol: '3.1.1', telemetryIntervalSec: 5 },
@@ -116,7 +117,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     };
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     const store = new ConfigStore(configFile, { env: {} });
-    const device = new Device({ store, logger, version: options.version ?? 'demo', board: null, talkbackDir });
+    const device = new Device({ store, logger, version: options.version ?? 'demo', board: null });
     undo.push(() => device.stop());
     await device.start();
 

@@ -54,11 +54,6 @@ export interface DeviceOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** After a fatal signaling error, retry the whole channel after this long. */
   retryAfterFatalMs?: number;
-  /**
-   * Receive each viewer's talk-back audio (its microphone) and decode it to
-   * `<dir>/talkback-<clientId>.wav`. Without it the answer does not ask for the viewer's audio.
-   */
-  talkbackDir?: string;
 }
 
 interface Viewer {
@@ -503,8 +498,7 @@ export class Device implements DeviceController {
         iceTransportPolicy: this.store.config.ice.transportPolicy,
         ...(this.#opts.localAddresses ? { localAddresses: this.#opts.localAddresses } : {}),
         // The clientId cannot leave the directory: it has no '/' (KVS allows [a-zA-Z0-9_.-]).
-        // The demo's talkbackDir wins; otherwise audio.talkback of the configuration.
-        ...(this.#opts.talkbackDir ? { audioSink: { path: join(this.#opts.talkbackDir, `talkback-${clientId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.wav`) } } : talkbackSink(this.store.config, clientId)),
+        ...talkbackSink(this.store.config, clientId),
       });
       const v: Viewer = {
         clientId,
