@@ -217,6 +217,9 @@ PeerConnectionWrap::PeerConnectionWrap(const Napi::CallbackInfo& info)
   } else if (!sink.IsUndefined() && !sink.IsNull()) {
     throw_type_error(env, "PeerConnection: audioSink must be { path, format? } or { command }");
   }
+  Napi::Value tcp = o.Get("iceTcpCandidates");
+  if (!tcp.IsUndefined() && !tcp.IsBoolean()) throw_type_error(env, "PeerConnection: iceTcpCandidates must be a boolean");
+  config.ice.tcp_candidates = tcp.IsBoolean() && tcp.As<Napi::Boolean>().Value();
   Napi::Value wg = o.Get("waitForGathering");
   config.wait_for_gathering = wg.IsBoolean() && wg.As<Napi::Boolean>().Value();
   id_ = config.id;

@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -16,6 +17,13 @@ namespace kvs::rtc {
 namespace {
 
 constexpr int kDtlsMtu = 1200;
+
+// Retransmission timer of a handshake flight: 100 ms, then doubling up to 60 s. OpenSSL's
+// default starts at 1 s, so one lost ClientHello cost a second of time to first frame.
+unsigned int dtls_retransmit_us(SSL*, unsigned int previous_us) {
+  constexpr unsigned int kInitialUs = 100000, kMaxUs = 60000000;
+  return previous_us == 0 ? kInitialUs : std::min(previous_us * 2, kMaxUs);
+}
 constexpr char kSrtpProfiles[] = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
 constexpr char kCiphers[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
@@ -152,6 +160,7 @@ DtlsTransport::DtlsTransport(Listener* listener, GMainContext* context, std::str
   BIO_set_data(out, this);
   SSL_set_bio(ssl_, in_bio_, out);
   DTLS_set_link_mtu(ssl_, kDtlsMtu);
+  DTLS_set_timer_cb(ssl_, &dtls_retransmit_us);
   if (client_) SSL_set_connect_state(ssl_);
   else SSL_set_accept_state(ssl_);
 }

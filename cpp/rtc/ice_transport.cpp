@@ -131,6 +131,7 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
   // 25.4 s without an answer, close to RFC 7675's 30 s. A 10 s network freeze survives. libnice's
   // own consent-freshness option is not used: it fails a peer frozen for 10 s.
   g_object_set(agent_, "keepalive-conncheck", TRUE, "stun-max-retransmissions", 6u, nullptr);
+  g_object_set(agent_, "ice-tcp", options.tcp_candidates ? TRUE : FALSE, nullptr);
   for (const auto& ip : options.local_addresses) {
     NiceAddress addr;
     nice_address_init(&addr);

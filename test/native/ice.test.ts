@@ -83,6 +83,19 @@ t.test('gathering ends with gathering-done, and waitForGathering puts every cand
   t.ok(seen.frames >= 30, `frames decoded (${seen.frames})`);
 });
 
+t.test('host TCP candidates: none by default (the viewer keeps aggressive nomination), offered with iceTcpCandidates', async (t) => {
+  for (const tcp of [false, true]) {
+    const pc = new PeerConnection({ waitForGathering: true, localAddresses: ['127.0.0.1'], ...(tcp ? { iceTcpCandidates: true } : {}) });
+    const { answer, seen } = await stream(t, pc);
+    const lines = answer.match(/^a=candidate:.*$/gm) ?? [];
+    t.ok(lines.some((l) => / UDP \d+ 127\.0\.0\.1 \d+ typ host/i.test(l)), `a UDP host candidate (iceTcpCandidates ${tcp})`);
+    const tcpLines = lines.filter((l) => / TCP /i.test(l));
+    if (tcp) t.ok(tcpLines.some((l) => /tcptype passive/.test(l)), `a passive TCP host candidate: ${tcpLines.join(' | ')}`);
+    else t.same(tcpLines, [], 'no TCP candidate');
+    t.ok(seen.frames >= 30, `Chromium decodes frames (${seen.frames})`);
+  }
+});
+
 for (const role of ['client', 'server'] as const) {
   t.test(`DTLS as ${role}: handshake, fingerprint check and SRTP keys work with Chromium`, async (t) => {
     const pc = new PeerConnection({ dtlsRole: role });

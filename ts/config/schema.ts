@@ -165,6 +165,8 @@ const iceServerSchema = z.strictObject({
 const iceSchema = z
   .strictObject({
     transportPolicy: z.enum(['all', 'relay']).default('all'),
+    /** Host TCP candidates (ICE-TCP); off by default: they delay nomination for every viewer. */
+    tcpCandidates: z.boolean().default(false),
     /** Use the KVS STUN server of the region. */
     kvsStun: z.boolean().default(true),
     /** Use the TURN servers from GetIceServerConfig. */

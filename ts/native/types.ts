@@ -118,6 +118,12 @@ export interface PeerConnectionOptions {
   id?: string;
   iceServers?: IceServer[];
   iceTransportPolicy?: 'all' | 'relay';
+  /**
+   * Gather host TCP candidates (RFC 6544) and accept the peer's (default false). TURN over TCP
+   * works without them. Off, a controlling agent keeps aggressive nomination: media starts one
+   * check round earlier.
+   */
+  iceTcpCandidates?: boolean;
   /** Restrict host candidates to these local IP addresses (default: every interface). */
   localAddresses?: string[];
   /** Resolve setRemoteOffer only when gathering is complete, with every candidate in the answer. */

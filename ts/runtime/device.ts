@@ -496,6 +496,7 @@ export class Device implements DeviceController {
         id: clientId,
         iceServers,
         iceTransportPolicy: this.store.config.ice.transportPolicy,
+        iceTcpCandidates: this.store.config.ice.tcpCandidates,
         ...(this.#opts.localAddresses ? { localAddresses: this.#opts.localAddresses } : {}),
         // The clientId cannot leave the directory: it has no '/' (KVS allows [a-zA-Z0-9_.-]).
         ...talkbackSink(this.store.config, clientId),
