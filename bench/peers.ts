@@ -3,7 +3,8 @@
 // by the same viewer: the kvs-edge native engine in viewer role (it makes the H.264 recvonly
 // offer, reassembles access units and times the first complete keyframe), hosted in this
 // process. Per sender: time to first frame over N sequential connections, then CPU and RSS of the
-// sender process with 1, 5 and 10 viewers receiving. Prints figures; never a pass/fail test.
+// sender's process tree (the sender and its child processes, bench/peers/proc-tree.ts) with 1, 5
+// and 10 viewers receiving. Prints figures; never a pass/fail test.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -13,6 +14,7 @@ import { PeerConnection } from '../ts/native/index.js';
 import type { IceCandidateInit } from '../ts/native/types.js';
 import { percentile } from './chromium-viewer.js';
 import { CONTENT, makeContentFile } from './peers/media.js';
+import { meanSd, measureTree, slope } from './peers/proc-tree.js';
 import { SenderProcess } from './peers/signaling.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,7 +35,7 @@ export function senderSpecs(file: string): SenderSpec[] {
   });
   const py = (...args: string[]): Pick<SenderSpec, 'command' | 'args'> => ({ command: DEBIAN_PYTHON, args: [join(ROOT, 'bench/peers/gst_sender.py'), ...args] });
   return [
-    { name: 'kvs-edge', description: 'kvs-edge, test pattern encoded by openh264 at 2 Mbps', ...node('kvs-edge-sender.ts', 'pattern') },
+    { name: 'kvs-edge', description: 'kvs-edge, videotestsrc smpte raw I420 from gst-launch-1.0 (pipe source) encoded by openh264 at 2 Mbps', ...node('kvs-edge-sender.ts', 'encode') },
     { name: 'kvs-edge-file', description: 'kvs-edge, the H.264 file passed through (looped, paced)', ...node('kvs-edge-sender.ts', 'file', file) },
     { name: 'gstreamer', description: 'GStreamer webrtcbin, the H.264 file via appsrc, rtph264pay once, tee, one webrtcbin per viewer', ...py('file', file) },
     { name: 'gstreamer-encode', description: 'GStreamer webrtcbin, videotestsrc -> openh264enc 2 Mbps, tee, one webrtcbin per viewer', ...py('encode') },
@@ -70,10 +72,22 @@ export interface LoadStep {
   connected: number;
   status: 'ok' | 'failed';
   error?: string;
-  /** utime + stime of the sender process over the window, % of one core. */
+  /**
+   * CPU of the sender's process tree over the window, % of one core: the scheduler's run time
+   * (schedstat, ns) of every thread of the sender and of its descendant processes.
+   */
   cpuPct?: number;
-  /** VmRSS of the sender process at the end of the window. */
+  /** Standard error of cpuPct, from its spread over 5 equal sub-windows (sd / sqrt(5)). */
+  cpuPctSe?: number;
+  /** cpuPct over each sub-window. */
+  subWindowCpuPct?: number[];
+  /** Sum of VmRSS over the sender's process tree at the end of the window. */
   rssMiB?: number;
+  /** Processes and threads of the tree at the end of the window; threads that started / exited during it. */
+  processes?: number;
+  threads?: number;
+  threadsStarted?: number;
+  threadsExited?: number;
   windowS?: number;
   /** Complete access units per second at each viewer during the window. */
   fpsPerViewer?: number[];
@@ -88,8 +102,12 @@ export interface SenderResult {
   errors: string[];
   ttff?: { connections: number; samplesMs: number[]; p50: number; p95: number; failures: number };
   load: LoadStep[];
-  /** ((N max) - (1)) / (N max - 1): what each added viewer costs. */
-  perViewer?: { cpuPct: number; rssMiB: number; from: number; to: number };
+  /**
+   * What each added viewer costs. cpuPct, rssMiB: (figure at the most viewers - at the fewest) /
+   * (difference in viewers). cpuPctSlope, rssMiBSlope: least-squares slope over every measured
+   * step, with cpuPctSlopeSe its standard error from the steps' cpuPctSe; the ratios use the slopes.
+   */
+  perViewer?: { cpuPct: number; rssMiB: number; from: number; to: number; cpuPctSlope: number; cpuPctSlopeSe?: number; rssMiBSlope: number };
 }
 
 export interface Ratio {
@@ -110,7 +128,10 @@ export interface PeerBenchReport {
   senders: SenderResult[];
   ratios: {
     ttff: Ratio[];
-    /** kvs-edge's per-viewer cost / the best (lowest) peer's: below 1 means kvs-edge is cheaper. */
+    /**
+     * kvs-edge's per-viewer cost / the best (lowest) peer's, from the least-squares slopes
+     * (perViewer.cpuPctSlope, rssMiBSlope): below 1 means kvs-edge is cheaper.
+     */
     perViewer: { kvsEdge: string; bestCpuPeer?: string; cpu?: number; bestMemoryPeer?: string; memory?: number }[];
   };
   underLoad: boolean;
@@ -163,25 +184,29 @@ export function describeMachine(): MachineInfo {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+/** Equal parts of the CPU window whose spread gives a step's standard error. */
+const SUB_WINDOWS = 5;
 
-let clockTicks: number | undefined;
-function ticksPerSecond(): number {
-  if (clockTicks === undefined) clockTicks = Number(cmdVersion('getconf', ['CLK_TCK'], /(\d+)/)) || 100;
-  return clockTicks;
-}
-
-/** utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15). */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-}
-
-/** VmRSS of a process, MiB. */
-export function rssMiB(pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
-  return Number(kb) / 1024;
+/** Per-added-viewer cost from the measured steps (ok steps only; needs two viewer counts). */
+export function perViewerCost(ok: LoadStep[], viewerCounts: number[]): SenderResult['perViewer'] {
+  const first = ok.find((s) => s.viewers === Math.min(...viewerCounts));
+  const last = ok.find((s) => s.viewers === Math.max(...viewerCounts));
+  if (!first || !last || last.viewers <= first.viewers || ok.length !== viewerCounts.length) return undefined;
+  const n = last.viewers - first.viewers;
+  const x = ok.map((s) => s.viewers);
+  const cpu = slope(x, ok.map((s) => s.cpuPct!), ok.every((s) => s.cpuPctSe !== undefined) ? ok.map((s) => s.cpuPctSe!) : undefined);
+  const rss = slope(x, ok.map((s) => s.rssMiB!));
+  return {
+    cpuPct: round3((last.cpuPct! - first.cpuPct!) / n),
+    rssMiB: round3((last.rssMiB! - first.rssMiB!) / n),
+    from: first.viewers,
+    to: last.viewers,
+    cpuPctSlope: round3(cpu.slope),
+    ...(cpu.se !== undefined ? { cpuPctSlopeSe: round3(cpu.se) } : {}),
+    rssMiBSlope: round3(rss.slope),
+  };
 }
 
 interface Viewer {
@@ -291,15 +316,10 @@ async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 
         break;
       }
       await sleep(o.warmupMs);
-      const pid = sender.pid;
       const before = await Promise.all(viewers.map((v) => v.pc.getStats()));
-      const cpu0 = cpuSeconds(pid);
-      const t0 = performance.now();
-      await sleep(o.windowMs);
-      const cpu1 = cpuSeconds(pid);
-      const windowS = (performance.now() - t0) / 1000;
+      const tree = await measureTree(sender.pid, o.windowMs, { subWindows: SUB_WINDOWS });
       const after = await Promise.all(viewers.map((v) => v.pc.getStats()));
-      const rss = rssMiB(pid);
+      const windowS = tree.windowS;
       const fps = after.map((s, k) => Math.round(((s.framesReceived - before[k]!.framesReceived) / windowS) * 10) / 10);
       const kbps = after.map((s, k) => Math.round(((s.videoBytesReceived - before[k]!.videoBytesReceived) * 8) / windowS / 1000));
       const starved = fps.filter((f) => f <= 0).length;
@@ -310,10 +330,16 @@ async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 
         steps.push(step);
         break;
       }
-      step.cpuPct = Math.round(((cpu1 - cpu0) / windowS) * 1000) / 10;
-      step.rssMiB = Math.round(rss * 10) / 10;
+      step.cpuPct = round3(tree.cpuPct);
+      step.cpuPctSe = round3(meanSd(tree.subWindowCpuPct).sd / Math.sqrt(tree.subWindowCpuPct.length));
+      step.subWindowCpuPct = tree.subWindowCpuPct.map(round3);
+      step.rssMiB = round2(tree.rssMiB);
+      step.processes = tree.processes;
+      step.threads = tree.threads;
+      step.threadsStarted = tree.threadsStarted;
+      step.threadsExited = tree.threadsExited;
       steps.push(step);
-      log(`  ${spec.name}: ${count} viewer(s): CPU ${step.cpuPct.toFixed(1)} %, RSS ${step.rssMiB.toFixed(1)} MiB, fps per viewer ${Math.min(...fps)}..${Math.max(...fps)}, kbps per viewer ${Math.min(...kbps)}..${Math.max(...kbps)}`);
+      log(`  ${spec.name}: ${count} viewer(s): CPU ${step.cpuPct.toFixed(2)} ± ${step.cpuPctSe.toFixed(2)} %, RSS ${step.rssMiB.toFixed(1)} MiB (${tree.processes} process(es), ${tree.threads} threads, ${tree.threadsStarted} started and ${tree.threadsExited} exited in the window), fps per viewer ${Math.min(...fps)}..${Math.max(...fps)}, kbps per viewer ${Math.min(...kbps)}..${Math.max(...kbps)}`);
     }
   } finally {
     for (const v of viewers) closeViewer(sender, v);
@@ -359,12 +385,8 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
         errors.push((err as Error).message);
       }
       const ok = r.load.filter((s) => s.status === 'ok');
-      const first = ok.find((s) => s.viewers === Math.min(...o.viewerCounts));
-      const last = ok.find((s) => s.viewers === Math.max(...o.viewerCounts));
-      if (first && last && last.viewers > first.viewers) {
-        const n = last.viewers - first.viewers;
-        r.perViewer = { cpuPct: Math.round(((last.cpuPct! - first.cpuPct!) / n) * 100) / 100, rssMiB: Math.round(((last.rssMiB! - first.rssMiB!) / n) * 100) / 100, from: first.viewers, to: last.viewers };
-      }
+      const pv = perViewerCost(ok, o.viewerCounts);
+      if (pv) r.perViewer = pv;
       if (!r.ttff || r.ttff.samplesMs.length === 0 || ok.length !== o.viewerCounts.length) r.status = 'failed';
       if (r.status === 'failed') log(`  ${spec.name}: FAILED: ${errors.join('; ')}`);
       results.push(r);
@@ -398,7 +420,6 @@ export async function runPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBen
   }
 }
 
-const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 export function ratios(results: SenderResult[]): PeerBenchReport['ratios'] {
   const kvs = results.filter((r) => KVS_EDGE_SENDERS.includes(r.name) && r.status === 'ok');
@@ -410,15 +431,15 @@ export function ratios(results: SenderResult[]): PeerBenchReport['ratios'] {
       if (k.ttff && p.ttff) ttff.push({ kvsEdge: k.name, peer: p.name, ttffP50: round2(p.ttff.p50 / k.ttff.p50), ttffP95: round2(p.ttff.p95 / k.ttff.p95) });
     }
     const withCost = peers.filter((p) => p.perViewer);
-    const bestCpu = [...withCost].sort((a, b) => a.perViewer!.cpuPct - b.perViewer!.cpuPct)[0];
-    const bestMem = [...withCost].sort((a, b) => a.perViewer!.rssMiB - b.perViewer!.rssMiB)[0];
+    const bestCpu = [...withCost].sort((a, b) => a.perViewer!.cpuPctSlope - b.perViewer!.cpuPctSlope)[0];
+    const bestMem = [...withCost].sort((a, b) => a.perViewer!.rssMiBSlope - b.perViewer!.rssMiBSlope)[0];
     if (k.perViewer && bestCpu && bestMem) {
       perViewer.push({
         kvsEdge: k.name,
         bestCpuPeer: bestCpu.name,
-        cpu: round2(k.perViewer.cpuPct / bestCpu.perViewer!.cpuPct),
+        cpu: round2(k.perViewer.cpuPctSlope / bestCpu.perViewer!.cpuPctSlope),
         bestMemoryPeer: bestMem.name,
-        memory: round2(k.perViewer.rssMiB / bestMem.perViewer!.rssMiB),
+        memory: round2(k.perViewer.rssMiBSlope / bestMem.perViewer!.rssMiBSlope),
       });
     }
   }
@@ -427,6 +448,7 @@ export function ratios(results: SenderResult[]): PeerBenchReport['ratios'] {
 
 const f1 = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
 const f2 = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
+const f3 = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 
 export function toMarkdown(r: PeerBenchReport): string {
   const m = r.machine;
@@ -438,9 +460,9 @@ export function toMarkdown(r: PeerBenchReport): string {
   lines.push(`Machine: ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; load average at start ${m.loadAverageStart.join(' ')}, at end ${m.loadAverageEnd?.join(' ') ?? '?'}.`);
   lines.push(`Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   lines.push(`Viewer: ${r.viewer}. Content file: ${r.content.fileBytes} bytes, ${r.content.measuredKbps} kbps, GOP ${r.content.gop}.`);
-  lines.push(`Time to first frame: viewer's createOffer -> first complete keyframe access unit, ${r.options.connections} sequential connections. CPU: utime+stime of the sender process over ${r.options.windowMs / 1000} s after ${r.options.warmupMs / 1000} s warm-up, % of one core. RSS: VmRSS at the end of the window.`);
+  lines.push(`Time to first frame: viewer's createOffer -> first complete keyframe access unit, ${r.options.connections} sequential connections. CPU: run time (schedstat, ns) of every thread of the sender process and of its child processes over ${r.options.windowMs / 1000} s after ${r.options.warmupMs / 1000} s warm-up, % of one core, ± its standard error from ${SUB_WINDOWS} equal sub-windows (threads that exit during the window count up to the last 0.2 s poll before their exit). RSS: sum of VmRSS over the sender's processes at the end of the window. Per viewer: least-squares slope over the ${counts.join('/')} steps (± standard error; the ratios use it) and, in brackets, (figure at ${Math.max(...counts)} − figure at ${Math.min(...counts)}) / ${Math.max(...counts) - Math.min(...counts)}.`);
   lines.push('');
-  const head = ['sender', 'TTFF p50 ms', 'TTFF p95 ms', 'failed', ...counts.flatMap((n) => [`CPU % ${n}v`, `RSS MiB ${n}v`, `fps/viewer (mean kbps) ${n}v`]), 'CPU %/viewer', 'RSS MiB/viewer'];
+  const head = ['sender', 'TTFF p50 ms', 'TTFF p95 ms', 'failed', ...counts.flatMap((n) => [`CPU % ${n}v`, `RSS MiB ${n}v`, `fps/viewer (mean kbps) ${n}v`]), 'CPU %/viewer', 'RSS MiB/viewer', 'processes'];
   lines.push(`| ${head.join(' | ')} |`);
   lines.push(`|${head.map(() => '---').join('|')}|`);
   for (const s of r.senders) {
@@ -449,9 +471,11 @@ export function toMarkdown(r: PeerBenchReport): string {
       const st = s.load.find((l) => l.viewers === n);
       const kbps = st?.kbpsPerViewer?.length ? ` @ ${Math.round(st.kbpsPerViewer.reduce((a, b) => a + b, 0) / st.kbpsPerViewer.length)} kbps` : '';
       const fps = st?.fpsPerViewer?.length ? `${Math.min(...st.fpsPerViewer).toFixed(1)}–${Math.max(...st.fpsPerViewer).toFixed(1)}${kbps}` : '–';
-      row.push(st?.status === 'ok' ? f1(st.cpuPct) : '–', st?.status === 'ok' ? f1(st.rssMiB) : '–', fps);
+      row.push(st?.status === 'ok' ? `${f2(st.cpuPct)} ± ${f2(st.cpuPctSe)}` : '–', st?.status === 'ok' ? f1(st.rssMiB) : '–', fps);
     }
-    row.push(f2(s.perViewer?.cpuPct), f2(s.perViewer?.rssMiB));
+    const pv = s.perViewer;
+    row.push(pv ? `${f3(pv.cpuPctSlope)} ± ${f3(pv.cpuPctSlopeSe)} (${f3(pv.cpuPct)})` : '–', pv ? `${f3(pv.rssMiBSlope)} (${f3(pv.rssMiB)})` : '–');
+    row.push([...new Set(s.load.filter((l) => l.processes !== undefined).map((l) => l.processes))].join('/') || '–');
     lines.push(`| ${row.join(' | ')} |`);
   }
   lines.push('');
@@ -462,14 +486,14 @@ export function toMarkdown(r: PeerBenchReport): string {
     lines.push('');
   }
   if (r.ratios.perViewer.length) {
-    lines.push('Per added viewer, kvs-edge / best peer (below 1: kvs-edge cheaper; target ≤ 0.5; per-viewer costs near zero make these ratios noisy):', '');
+    lines.push('Per added viewer (least-squares slopes), kvs-edge / best peer (below 1: kvs-edge cheaper; target ≤ 0.5; per-viewer costs near zero make these ratios noisy, see the ± above):', '');
     lines.push('| kvs-edge variant | CPU ratio (best peer) | memory ratio (best peer) |', '|---|---|---|');
     for (const x of r.ratios.perViewer) lines.push(`| ${x.kvsEdge} | ${f2(x.cpu)} (${x.bestCpuPeer}) | ${f2(x.memory)} (${x.bestMemoryPeer}) |`);
     lines.push('');
   }
   const kvs = r.senders.filter((s) => KVS_EDGE_SENDERS.includes(s.name) && s.perViewer);
   if (kvs.length) {
-    lines.push(`Issue #3 target, each added viewer < 1 % of a core and < 1 MiB: ${kvs.map((s) => `${s.name} ${f2(s.perViewer!.cpuPct)} % and ${f2(s.perViewer!.rssMiB)} MiB per viewer`).join('; ')}.`, '');
+    lines.push(`Issue #3 target, each added viewer < 1 % of a core and < 1 MiB: ${kvs.map((s) => `${s.name} ${f3(s.perViewer!.cpuPctSlope)} % and ${f3(s.perViewer!.rssMiBSlope)} MiB per viewer`).join('; ')}.`, '');
   }
   for (const s of r.senders.filter((x) => x.errors.length)) lines.push(`- ${s.name}: ${s.errors.slice(0, 3).join('; ')}`);
   return `${lines.join('\n').trimEnd()}\n`;

@@ -8,16 +8,33 @@ import { annexBAccessUnits } from '../../test/peers/reference-sender.js';
 
 export const CONTENT = { width: 1280, height: 720, fps: 30, bitrateKbps: 2000, gop: 60 } as const;
 
-/** gst-launch arguments for the content (also the live encoder of the GStreamer "encode" sender). */
+/**
+ * gst-launch arguments for the raw pictures of the content: videotestsrc's moving SMPTE pattern,
+ * I420 at the content's size and rate (the same as gst_sender.py's "encode" mode). `live`: paced
+ * at the frame rate, as a camera is.
+ */
+export function gstRawPatternArgs(opts: { numBuffers?: number; live?: boolean } = {}): string[] {
+  const { width, height, fps } = CONTENT;
+  return [
+    'videotestsrc', ...(opts.live ? ['is-live=true'] : []), ...(opts.numBuffers ? [`num-buffers=${opts.numBuffers}`] : []), 'pattern=smpte', 'horizontal-speed=2', '!',
+    `video/x-raw,width=${width},height=${height},framerate=${fps}/1,format=I420`,
+  ];
+}
+
+/** gst-launch arguments for the content file: the raw pattern encoded by GStreamer's openh264enc. */
 export function gstPatternArgs(numBuffers?: number): string[] {
-  const { width, height, fps, bitrateKbps, gop } = CONTENT;
+  const { bitrateKbps, gop } = CONTENT;
   // qp-min=32: openh264's rate control overshoots this moving SMPTE pattern about 2x without it.
   return [
-    'videotestsrc', ...(numBuffers ? [`num-buffers=${numBuffers}`] : []), 'pattern=smpte', 'horizontal-speed=2', '!',
-    `video/x-raw,width=${width},height=${height},framerate=${fps}/1,format=I420`, '!',
+    ...gstRawPatternArgs({ numBuffers }), '!',
     'openh264enc', `bitrate=${bitrateKbps * 1000}`, 'rate-control=bitrate', `gop-size=${gop}`, 'qp-min=32', '!',
     'video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au',
   ];
+}
+
+/** argv of a command writing the live raw pattern (I420 frames) to its stdout, for a 'pipe' source. */
+export function gstRawPatternCommand(): string[] {
+  return ['gst-launch-1.0', '-q', ...gstRawPatternArgs({ live: true }), '!', 'fdsink', 'fd=1'];
 }
 
 /** Writes `seconds` of the content to dir/content-720p30.h264 (once) and returns the path. */

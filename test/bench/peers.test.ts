@@ -22,9 +22,17 @@ t.test('quick run: every sender delivers frames and the report has the figures',
     const step = s.load.find((l) => l.viewers === 1);
     t.equal(step?.status, 'ok', `${s.name}: one viewer measured`);
     t.ok((step?.fpsPerViewer?.[0] ?? 0) > 0, `${s.name}: the viewer received frames during the window (${step?.fpsPerViewer?.[0]} fps)`);
-    t.type(step?.cpuPct, 'number', `${s.name}: CPU measured (${step?.cpuPct} %)`);
+    t.ok((step?.cpuPct ?? 0) > 0, `${s.name}: CPU of the sender's process tree measured (${step?.cpuPct} %)`);
+    t.type(step?.cpuPctSe, 'number', `${s.name}: with its standard error (${step?.cpuPctSe} %)`);
+    t.equal(step?.subWindowCpuPct?.length, 5, `${s.name}: from five sub-windows`);
     t.ok((step?.rssMiB ?? 0) > 1, `${s.name}: RSS measured (${step?.rssMiB} MiB)`);
+    t.ok((step?.processes ?? 0) >= 1 && (step?.threads ?? 0) >= 1, `${s.name}: ${step?.processes} process(es), ${step?.threads} threads`);
   }
+  // kvs-edge encodes the raw pattern it reads from a gst-launch-1.0 child: the child is part of
+  // the measured tree, and what it sends is the encoded stream (the kbps figure is not asserted).
+  const kvs = report.senders.find((s) => s.name === 'kvs-edge')?.load[0];
+  t.ok((kvs?.processes ?? 0) >= 2, `kvs-edge: its gst-launch-1.0 child is counted in its tree (${kvs?.processes} processes)`);
+  t.ok((kvs?.kbpsPerViewer?.[0] ?? 0) > 0, `kvs-edge: H.264 received (${kvs?.kbpsPerViewer?.[0]} kbps)`);
   t.ok(report.files && existsSync(report.files.json) && existsSync(report.files.markdown), 'JSON and Markdown written');
   const json = JSON.parse(readFileSync(report.files!.json, 'utf8')) as PeerBenchReport;
   t.same(json.senders.map((s) => [s.name, s.ttff?.p50, s.load[0]?.cpuPct, s.load[0]?.rssMiB]), report.senders.map((s) => [s.name, s.ttff?.p50, s.load[0]?.cpuPct, s.load[0]?.rssMiB]), 'the JSON holds the same figures');
