@@ -495,6 +495,12 @@ export function toMarkdown(r: PeerBenchReport): string {
   if (kvs.length) {
     lines.push(`Issue #3 target, each added viewer < 1 % of a core and < 1 MiB: ${kvs.map((s) => `${s.name} ${f3(s.perViewer!.cpuPctSlope)} % and ${f3(s.perViewer!.rssMiBSlope)} MiB per viewer`).join('; ')}.`, '');
   }
+  // A sender whose viewers got clearly fewer frames than the content's rate (an encoder that skips
+  // frames to hold the bitrate, or a starved sender) is measured doing less work: say so.
+  for (const s of r.senders) {
+    const slow = s.load.filter((l) => l.status === 'ok' && l.fpsPerViewer?.length && meanSd(l.fpsPerViewer).mean < 0.9 * r.content.fps);
+    if (slow.length) lines.push(`- ${s.name}: viewers received fewer frames than the content's ${r.content.fps} fps (${slow.map((l) => `${meanSd(l.fpsPerViewer!).mean.toFixed(1)} fps on average with ${l.viewers} viewer(s)`).join(', ')}); its figures are for that rate.`);
+  }
   for (const s of r.senders.filter((x) => x.errors.length)) lines.push(`- ${s.name}: ${s.errors.slice(0, 3).join('; ')}`);
   return `${lines.join('\n').trimEnd()}\n`;
 }
