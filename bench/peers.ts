@@ -81,8 +81,10 @@ export interface LoadStep {
   cpuPctSe?: number;
   /** cpuPct over each sub-window. */
   subWindowCpuPct?: number[];
-  /** Sum of VmRSS over the sender's process tree at the end of the window. */
+  /** Sum of VmRSS over the sender's process tree, MiB: mean over the window (polled every 0.2 s), its peak, at its end. */
   rssMiB?: number;
+  rssMiBMax?: number;
+  rssMiBEnd?: number;
   /** Processes and threads of the tree at the end of the window; threads that started / exited during it. */
   processes?: number;
   threads?: number;
@@ -334,6 +336,8 @@ async function measureLoad(spec: SenderSpec, o: Required<Omit<PeerBenchOptions, 
       step.cpuPctSe = round3(meanSd(tree.subWindowCpuPct).sd / Math.sqrt(tree.subWindowCpuPct.length));
       step.subWindowCpuPct = tree.subWindowCpuPct.map(round3);
       step.rssMiB = round2(tree.rssMiB);
+      step.rssMiBMax = round2(tree.rssMiBMax);
+      step.rssMiBEnd = round2(tree.rssMiBEnd);
       step.processes = tree.processes;
       step.threads = tree.threads;
       step.threadsStarted = tree.threadsStarted;
@@ -460,7 +464,7 @@ export function toMarkdown(r: PeerBenchReport): string {
   lines.push(`Machine: ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; load average at start ${m.loadAverageStart.join(' ')}, at end ${m.loadAverageEnd?.join(' ') ?? '?'}.`);
   lines.push(`Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
   lines.push(`Viewer: ${r.viewer}. Content file: ${r.content.fileBytes} bytes, ${r.content.measuredKbps} kbps, GOP ${r.content.gop}.`);
-  lines.push(`Time to first frame: viewer's createOffer -> first complete keyframe access unit, ${r.options.connections} sequential connections. CPU: run time (schedstat, ns) of every thread of the sender process and of its child processes over ${r.options.windowMs / 1000} s after ${r.options.warmupMs / 1000} s warm-up, % of one core, ± its standard error from ${SUB_WINDOWS} equal sub-windows (threads that exit during the window count up to the last 0.2 s poll before their exit). RSS: sum of VmRSS over the sender's processes at the end of the window. Per viewer: least-squares slope over the ${counts.join('/')} steps (± standard error; the ratios use it) and, in brackets, (figure at ${Math.max(...counts)} − figure at ${Math.min(...counts)}) / ${Math.max(...counts) - Math.min(...counts)}.`);
+  lines.push(`Time to first frame: viewer's createOffer -> first complete keyframe access unit, ${r.options.connections} sequential connections. CPU: run time (schedstat, ns) of every thread of the sender process and of its child processes over ${r.options.windowMs / 1000} s after ${r.options.warmupMs / 1000} s warm-up, % of one core, ± its standard error from ${SUB_WINDOWS} equal sub-windows (threads that exit during the window count up to the last 0.2 s poll before their exit). RSS: sum of VmRSS over the sender's processes, mean over the window (polled every 0.2 s). Per viewer: least-squares slope over the ${counts.join('/')} steps (± standard error; the ratios use it) and, in brackets, (figure at ${Math.max(...counts)} − figure at ${Math.min(...counts)}) / ${Math.max(...counts) - Math.min(...counts)}.`);
   lines.push('');
   const head = ['sender', 'TTFF p50 ms', 'TTFF p95 ms', 'failed', ...counts.flatMap((n) => [`CPU % ${n}v`, `RSS MiB ${n}v`, `fps/viewer (mean kbps) ${n}v`]), 'CPU %/viewer', 'RSS MiB/viewer', 'processes'];
   lines.push(`| ${head.join(' | ')} |`);

@@ -14,8 +14,11 @@
 // Thread ids are assumed not to be reused within one window (pid_max is far larger than what a
 // window sees).
 //
-// Memory: VmRSS of each process of the tree (from /proc/PID/status), summed. Shared pages (e.g.
-// the same libraries mapped by a child) count once per process, as the processes' own RSS do.
+// Memory: VmRSS of each process of the tree (from /proc/PID/status), summed, at every poll; the
+// window's figure is the mean over its polls, because a Node process's RSS follows its garbage
+// collector's sawtooth (a few MiB up and down every few seconds) and one sample lands anywhere on
+// it. Shared pages (e.g. the same libraries mapped by a child) count once per process, as the
+// processes' own RSS do.
 import { readdirSync, readFileSync } from 'node:fs';
 
 function readText(path: string): string | undefined {
@@ -79,8 +82,10 @@ export interface TreeWindow {
   subWindowCpuPct: number[];
   /** Wall time of the window, s (first to last poll). */
   windowS: number;
-  /** Sum of VmRSS over the tree's processes at the end of the window, MiB. */
+  /** Sum of VmRSS over the tree's processes, MiB: mean over the window's polls, its peak, at its end. */
   rssMiB: number;
+  rssMiBMax: number;
+  rssMiBEnd: number;
   /** Processes and threads of the tree at the end of the window. */
   processes: number;
   threads: number;
@@ -101,12 +106,14 @@ export async function measureTree(root: number, windowMs: number, opts: { pollMs
   const last = new Map<string, number>();
   const startedDuring = new Set<string>();
   const samples: { t: number; ns: number }[] = [];
+  const rss: number[] = [];
   let live = new Map<string, number>();
   let pids: number[] = [];
   const poll = (first: boolean): void => {
     pids = processTree(root);
     live = threadRunTimes(pids);
     const t = performance.now();
+    rss.push(treeRssMiB(pids));
     for (const [key, ns] of live) {
       if (!start.has(key)) {
         start.set(key, first ? ns : 0);
@@ -141,7 +148,9 @@ export async function measureTree(root: number, windowMs: number, opts: { pollMs
     cpuPct: pct(samples[0]!, end),
     subWindowCpuPct: sub,
     windowS,
-    rssMiB: treeRssMiB(pids),
+    rssMiB: meanSd(rss).mean,
+    rssMiBMax: Math.max(...rss),
+    rssMiBEnd: rss[rss.length - 1]!,
     processes: pids.length,
     threads: live.size,
     threadsStarted: startedDuring.size,

@@ -29,6 +29,7 @@ t.test('the tree meter counts a child that starts and exits during the window', 
   t.ok(cpuMs > 150, `the exited child's CPU is kept in the window's figure (${cpuMs.toFixed(0)} ms)`);
   t.ok(idle.cpuPct >= 0 && idle.rssMiB > 1, `the idle parent alone: ${idle.cpuPct.toFixed(3)} %, ${idle.rssMiB.toFixed(1)} MiB`);
   t.equal(w.subWindowCpuPct.length, 5, 'five sub-window figures');
+  t.ok(w.rssMiB > 1 && w.rssMiBMax >= w.rssMiB && w.rssMiBEnd > 1, `RSS mean ${w.rssMiB.toFixed(1)}, peak ${w.rssMiBMax.toFixed(1)}, end ${w.rssMiBEnd.toFixed(1)} MiB`);
   t.ok(w.polls > 20, `polled during the window (${w.polls})`);
 });
 
