@@ -125,6 +125,7 @@ Napi::Value VideoTrackWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("keyframesEncoded", Napi::Number::New(env, static_cast<double>(s.pipeline.keyframes_encoded)));
   o.Set("bytesEncoded", Napi::Number::New(env, static_cast<double>(s.pipeline.bytes_encoded)));
   o.Set("keyframeRequests", Napi::Number::New(env, static_cast<double>(s.pipeline.keyframe_requests)));
+  o.Set("immediateKeyframes", Napi::Number::New(env, static_cast<double>(s.pipeline.immediate_keyframes)));
   o.Set("framesDropped", Napi::Number::New(env, static_cast<double>(s.frames_dropped)));
   o.Set("subscribers", Napi::Number::New(env, static_cast<double>(s.subscribers)));
   o.Set("bitrateKbps", Napi::Number::New(env, s.pipeline.bitrate_kbps));

@@ -1,11 +1,17 @@
 // VideoPipeline for raw sources: RawSource (pattern, V4L2 capture, raw pipe) -> H264Encoder
-// (openh264 or V4L2 M2M, `auto` choosing) -> callback, on one media thread. The source paces the
-// thread (the pattern by CLOCK_MONOTONIC, a camera by its driver, a pipe by its command).
+// (openh264 or V4L2 M2M, `auto` choosing) -> callback. Two media threads: the capture thread
+// waits on the source (the pattern is paced by CLOCK_MONOTONIC, a camera by its driver, a pipe by
+// its command) and hands each picture over through a one-slot mailbox (swapped, not copied; it
+// waits while the slot is full, so a slow encoder holds the source back as before rather than
+// losing pictures); the encode thread encodes it. A keyframe request does not wait for the next
+// capture: the encode thread makes the IDR at once from the last picture (a new viewer's first
+// picture comes up to one frame interval sooner), as a picture 1 ms after that one so RTP
+// timestamps keep increasing.
 //
 // Threads: start/stop/request_keyframe/set_bitrate/stats may be called from any thread (start
-// and stop not concurrently with each other; stop from the frame callback only flags the thread
-// to end). Encoder and source state belong to the media thread; other threads reach it only
-// through atomics and the info mutex.
+// and stop not concurrently with each other; stop from the frame callback only flags the threads
+// to end). Encoder state belongs to the encode thread, the source to the capture thread; the
+// mailbox is guarded by mutex_, other state is atomic or under the info mutex.
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -46,27 +52,40 @@ class EncodingVideoPipeline final : public VideoPipeline {
 
   void start() override {
     std::lock_guard lock(mutex_);
-    if (thread_.joinable()) return;
+    if (capture_thread_.joinable() || encode_thread_.joinable()) return;
     stopping_ = false;
+    source_ended_ = false;
+    fresh_ = false;
     source_->resume();
-    thread_ = std::thread([this] { run(); });
+    capture_thread_ = std::thread([this] { capture(); });
+    encode_thread_ = std::thread([this] { encode_loop(); });
   }
 
   void stop() override {
-    std::thread thread;
+    std::thread capture, encode;
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
       source_->interrupt();
-      if (thread_.get_id() == std::this_thread::get_id()) return;  // from the callback: no self-join
-      thread = std::move(thread_);
+      wake_.notify_all();
+      taken_.notify_all();
+      const auto self = std::this_thread::get_id();
+      // From the frame callback (or the capture thread): no self-join; a later stop() joins.
+      if (capture_thread_.get_id() == self || encode_thread_.get_id() == self) return;
+      capture = std::move(capture_thread_);
+      encode = std::move(encode_thread_);
     }
-    if (thread.joinable()) thread.join();
+    if (capture.joinable()) capture.join();
+    if (encode.joinable()) encode.join();
   }
 
   void request_keyframe() override {
     keyframe_requests_.fetch_add(1, std::memory_order_relaxed);
-    keyframe_requested_.store(true, std::memory_order_release);
+    {
+      std::lock_guard lock(mutex_);
+      keyframe_requested_ = true;
+    }
+    wake_.notify_all();
   }
 
   void set_bitrate(int kbps) override {
@@ -80,6 +99,7 @@ class EncodingVideoPipeline final : public VideoPipeline {
     s.keyframes_encoded = keyframes_encoded_.load(std::memory_order_relaxed);
     s.bytes_encoded = bytes_encoded_.load(std::memory_order_relaxed);
     s.keyframe_requests = keyframe_requests_.load(std::memory_order_relaxed);
+    s.immediate_keyframes = immediate_keyframes_.load(std::memory_order_relaxed);
     s.bitrate_kbps = target_kbps_.load(std::memory_order_relaxed);
     s.frames_skipped = frames_skipped_.load(std::memory_order_relaxed);
     s.encode_errors = encode_errors_.load(std::memory_order_relaxed);
@@ -103,12 +123,14 @@ class EncodingVideoPipeline final : public VideoPipeline {
     return stopping_;
   }
 
-  void run() {
+  // Capture thread: the source's pictures into the mailbox (swapped, not copied).
+  void capture() {
     std::string last_error;
+    I420Frame picture;
     while (!stopping()) {
       std::string error;
       int64_t capture_us = 0;
-      const RawSource::Result r = source_->next(&picture_, &capture_us, &error);
+      const RawSource::Result r = source_->next(&picture, &capture_us, &error);
       source_restarts_.store(source_->restarts(), std::memory_order_relaxed);
       source_dropped_.store(source_->dropped(), std::memory_order_relaxed);
       if (r == RawSource::Result::kEnd) break;
@@ -119,6 +141,51 @@ class EncodingVideoPipeline final : public VideoPipeline {
         continue;
       }
       last_error.clear();
+      {
+        std::unique_lock lock(mutex_);
+        taken_.wait(lock, [this] { return stopping_ || !fresh_; });
+        if (stopping_) break;
+        std::swap(mailbox_, picture);
+        mailbox_us_ = capture_us;
+        fresh_ = true;
+      }
+      wake_.notify_all();
+    }
+    std::lock_guard lock(mutex_);
+    source_ended_ = true;
+    wake_.notify_all();
+  }
+
+  // Encode thread: a new picture, or at once on a keyframe request the newest one again.
+  void encode_loop() {
+    bool have_picture = false;
+    int64_t last_us = 0;
+    for (;;) {
+      int64_t capture_us = 0;
+      bool immediate = false;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || fresh_ || source_ended_ || (keyframe_requested_ && have_picture); });
+        if (stopping_ || (source_ended_ && !fresh_)) return;
+        if (keyframe_requested_) {
+          keyframe_requested_ = false;
+          encoder_->request_keyframe();
+        }
+        if (fresh_) {
+          std::swap(picture_, mailbox_);
+          capture_us = mailbox_us_;
+          fresh_ = false;
+          taken_.notify_all();
+        } else {
+          // No newer picture: the IDR repeats the last one, 1 ms after it.
+          capture_us = last_us + 1000;
+          immediate = true;
+        }
+      }
+      if (capture_us <= last_us) capture_us = last_us + 1;  // a source clock that stepped back
+      have_picture = true;
+      last_us = capture_us;
+      if (immediate) immediate_keyframes_.fetch_add(1, std::memory_order_relaxed);
       encode(capture_us);
     }
   }
@@ -126,7 +193,6 @@ class EncodingVideoPipeline final : public VideoPipeline {
   void encode(int64_t capture_us) {
     const int kbps = target_kbps_.load(std::memory_order_relaxed);
     if (kbps != applied_kbps_ && encoder_->set_bitrate(kbps)) applied_kbps_ = kbps;
-    if (keyframe_requested_.exchange(false, std::memory_order_acq_rel)) encoder_->request_keyframe();
     std::string error;
     out_.clear();
     const bool ok = encoder_->encode(picture_, capture_us, &out_, &error);
@@ -159,8 +225,8 @@ class EncodingVideoPipeline final : public VideoPipeline {
   VideoConfig config_;
   const FrameCallback on_frame_;
 
-  // Media thread only.
-  std::unique_ptr<RawSource> source_;
+  std::unique_ptr<RawSource> source_;  // capture thread (interrupt() from any)
+  // Encode thread only.
   std::unique_ptr<H264Encoder> encoder_;
   I420Frame picture_;
   std::vector<EncodedFramePtr> out_;
@@ -168,18 +234,28 @@ class EncodingVideoPipeline final : public VideoPipeline {
 
   // Any thread.
   std::atomic<int> target_kbps_;
-  std::atomic<bool> keyframe_requested_{false};
   std::atomic<uint64_t> frames_encoded_{0}, keyframes_encoded_{0}, bytes_encoded_{0},
-      keyframe_requests_{0}, frames_skipped_{0}, encode_errors_{0}, source_restarts_{0},
-      source_dropped_{0};
+      keyframe_requests_{0}, immediate_keyframes_{0}, frames_skipped_{0}, encode_errors_{0},
+      source_restarts_{0}, source_dropped_{0};
   mutable std::mutex info_mutex_;
   H264EncoderInfo info_;
   std::string source_name_;
 
-  std::mutex mutex_;  // guards thread_ and stopping_
+  std::mutex mutex_;  // guards the threads, the flags below and the mailbox
+  std::condition_variable wake_;   // the encode thread: a picture, a keyframe request, stop
+  std::condition_variable taken_;  // the capture thread: the mailbox is free again
   bool stopping_ = false;
-  std::thread thread_;
+  bool source_ended_ = false;
+  bool keyframe_requested_ = false;
+  bool fresh_ = false;  // the mailbox holds a picture not encoded yet
+  I420Frame mailbox_;
+  int64_t mailbox_us_ = 0;
+  std::thread capture_thread_, encode_thread_;
 };
+
+}  // namespace
+
+namespace {
 
 std::vector<uint32_t> capture_formats(const std::string& name, std::string* error) {
   if (name.empty()) return {};

@@ -50,6 +50,7 @@ struct VideoPipelineStats {
   uint64_t keyframe_requests = 0;
   int bitrate_kbps = 0;
   uint64_t frames_skipped = 0;  // dropped by encoder rate control (never reach the callback)
+  uint64_t immediate_keyframes = 0;  // IDRs made at once on request from the last picture, not the next capture
   uint64_t encode_errors = 0;
   std::string encoder;          // "openh264" | "v4l2m2m" | "passthrough"
   std::string encoder_device;   // the V4L2 M2M node when v4l2m2m runs

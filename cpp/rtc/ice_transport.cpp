@@ -12,6 +12,7 @@ namespace kvs::rtc {
 namespace {
 
 constexpr guint kComponent = 1;  // RTP and RTCP multiplexed (RFC 5761)
+constexpr guint kCheckPacingMs = 5;
 
 // Resolves a host name or literal to a numeric address string (libnice wants literals).
 bool resolve(const std::string& host, std::string* ip) {
@@ -132,6 +133,10 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
   // own consent-freshness option is not used: it fails a peer frozen for 10 s.
   g_object_set(agent_, "keepalive-conncheck", TRUE, "stun-max-retransmissions", 6u, nullptr);
   g_object_set(agent_, "ice-tcp", options.tcp_candidates ? TRUE : FALSE, nullptr);
+  // Ta, the pacing of connectivity checks: libnice waits one Ta before the first check and 20 ms
+  // is its default. 5 ms is RFC 8445's floor (section 14.2); a camera has a handful of pairs, so
+  // the faster pacing costs a few packets and brings the first check, and media, 15 ms sooner.
+  g_object_set(agent_, "stun-pacing-timer", kCheckPacingMs, nullptr);
   for (const auto& ip : options.local_addresses) {
     NiceAddress addr;
     nice_address_init(&addr);

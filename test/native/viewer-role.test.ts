@@ -41,6 +41,27 @@ t.test('engine viewer <- engine camera: frames, keyframes and time to first fram
   t.equal(cam.fractionLost, 0, 'and no loss on loopback');
 });
 
+t.test('a viewer joining a running camera gets an IDR made at once from the last picture', async (t) => {
+  // 5 fps: a picture every 200 ms, so an IDR that waited for the next capture would be seen.
+  const track = new VideoTrack({ width: 320, height: 240, fps: 5, bitrateKbps: 300, keyframeInterval: 1000 });
+  const camera1 = new PeerConnection({ id: 'camera-first' });
+  const camera2 = new PeerConnection({ id: 'camera-second' });
+  camera1.addTrack(track);
+  camera2.addTrack(track);
+  const first = new PeerConnection({ id: 'viewer-first' });
+  const second = new PeerConnection({ id: 'viewer-second' });
+  t.teardown(() => { first.close(); second.close(); camera1.close(); camera2.close(); track.close(); });
+  await connectEngineViewer(camera1, first);
+  await waitFor(first, 3, 10000);
+  const before = track.stats();
+  await connectEngineViewer(camera2, second);
+  const s = await waitFor(second, 1, 10000);
+  t.ok(s.keyframesReceived >= 1 && s.framesReceived >= 1, `the second viewer starts with a keyframe (${s.framesReceived} frame(s))`);
+  const after = track.stats();
+  t.ok(after.immediateKeyframes > before.immediateKeyframes, `the IDR was made from the last picture at once (${after.immediateKeyframes - before.immediateKeyframes})`);
+  t.ok(after.keyframesEncoded > before.keyframesEncoded, 'a new IDR, not the first viewer\'s');
+});
+
 t.test('engine viewer <- Chromium sending H.264 from a canvas', async (t) => {
   const browser = await launch();
   const viewer = new PeerConnection({ id: 'hil-viewer' });

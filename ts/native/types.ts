@@ -90,6 +90,8 @@ export interface TrackStats {
   keyframesEncoded: number;
   bytesEncoded: number;
   keyframeRequests: number;
+  /** IDRs made at once on a request from the newest picture already captured, instead of at the next capture. */
+  immediateKeyframes: number;
   subscribers: number;
   bitrateKbps: number;
   /** What rate control asks of the encoder now: the weakest viewer's estimate, within bounds. */

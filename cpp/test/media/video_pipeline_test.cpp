@@ -194,6 +194,36 @@ TEST(VideoPipeline, KeyframeRequestedFromAnotherThreadArrivesWithinTwoFrames) {
   EXPECT_EQ(pipeline->stats().keyframes_encoded, 2u);
 }
 
+TEST(VideoPipeline, KeyframeRequestIsMadeAtOnceFromTheLastPictureNotAtTheNextCapture) {
+  // One picture a second: the request lands long before the next capture is due.
+  Collector collector;
+  auto pipeline = make(small(1, 500), collector);
+  pipeline->start();
+  ASSERT_GE(collector.wait_for(1).size(), 1u);
+  pipeline->request_keyframe();
+  const auto frames = collector.wait_for(3);
+  pipeline->stop();
+  ASSERT_GE(frames.size(), 3u);
+  // The IDR repeats picture 0, stamped 1 ms after it, so RTP timestamps keep increasing.
+  EXPECT_TRUE(frames[1]->keyframe);
+  EXPECT_EQ(nal_types(*frames[1]), (std::vector<int>{kNalSps, kNalPps, kNalIdr}));
+  EXPECT_EQ(frames[1]->capture_time_us, frames[0]->capture_time_us + 1000);
+  EXPECT_GT(frames[1]->rtp_timestamp, frames[0]->rtp_timestamp);
+  EXPECT_GT(frames[2]->capture_time_us, frames[1]->capture_time_us);
+  test::TestDecoder decoder;
+  PatternSource source(320, 240);
+  std::vector<int64_t> counters;
+  for (const auto& f : frames) {
+    auto pic = decoder.decode(*f);
+    ASSERT_TRUE(pic);
+    counters.push_back(test::read_counter(*pic, source));
+  }
+  EXPECT_EQ(counters[0], 0);
+  EXPECT_EQ(counters[1], 0) << "the same picture again";
+  EXPECT_EQ(counters[2], 1) << "then the next capture, on its own schedule";
+  EXPECT_EQ(pipeline->stats().immediate_keyframes, 1u);
+}
+
 int64_t monotonic_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
