@@ -59,7 +59,22 @@ struct Collector {
     for (int i = 0; i < 400 && size() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
     return size() >= n;
   }
+  AudioPipeline::FrameCallback sink() {
+    return [this](EncodedAudioPtr f) {
+      std::lock_guard<std::mutex> l(m);
+      frames.push_back(f);
+    };
+  }
 };
+
+// An audio pipeline whose source is the Ogg Opus file at `path`, its frames going to `c`;
+// null (with `error` set) where the file is refused.
+std::unique_ptr<AudioPipeline> open_ogg(const std::string& path, Collector& c, std::string* error) {
+  AudioConfig cfg;
+  cfg.source = "ogg";
+  cfg.path = path;
+  return AudioPipeline::create(cfg, c.sink(), error);
+}
 
 std::string temp(const char* name) { return "/tmp/kvs-pipeline-test-" + std::to_string(getpid()) + name; }
 }  // namespace
@@ -69,10 +84,7 @@ TEST(AudioPipelineOgg, TwentyMsPacketsPassThroughAndLoop) {
   auto packets = write_ogg(path, 960, 0.2);  // 10 packets: loops quickly
   Collector c;
   std::string error;
-  AudioConfig cfg;
-  cfg.source = "ogg";
-  cfg.path = path;
-  auto p = AudioPipeline::create(cfg, [&](EncodedAudioPtr f) { std::lock_guard<std::mutex> l(c.m); c.frames.push_back(f); }, &error);
+  auto p = open_ogg(path, c, &error);
   ASSERT_TRUE(p) << error;
   p->start();
   ASSERT_TRUE(c.wait_for(25));
@@ -99,10 +111,7 @@ TEST(AudioPipelineOgg, SixtyMsPacketsAreReencodedInto20MsFrames) {
   auto packets = write_ogg(path, 2880, 0.6);
   Collector c;
   std::string error;
-  AudioConfig cfg;
-  cfg.source = "ogg";
-  cfg.path = path;
-  auto p = AudioPipeline::create(cfg, [&](EncodedAudioPtr f) { std::lock_guard<std::mutex> l(c.m); c.frames.push_back(f); }, &error);
+  auto p = open_ogg(path, c, &error);
   ASSERT_TRUE(p) << error;
   p->start();
   ASSERT_TRUE(c.wait_for(40));
@@ -135,7 +144,7 @@ TEST(AudioPipelineOgg, NotOggOpusIsRefusedByName) {
 TEST(AudioPipelineTone, G711OnlyWhenAsked) {
   Collector c;
   std::string error;
-  auto p = AudioPipeline::create(AudioConfig{}, [&](EncodedAudioPtr f) { std::lock_guard<std::mutex> l(c.m); c.frames.push_back(f); }, &error);
+  auto p = AudioPipeline::create(AudioConfig{}, c.sink(), &error);
   ASSERT_TRUE(p) << error;
   p->start();
   ASSERT_TRUE(c.wait_for(5));
