@@ -12,27 +12,18 @@ queue -> webrtcbin branch. Signaling is bench/peers/signaling.ts's JSON lines on
 """
 
 import json
+import os
 import sys
 import threading
 import time
 
-import gi
-
-gi.require_version("Gst", "1.0")
-gi.require_version("GstWebRTC", "1.0")
-gi.require_version("GstSdp", "1.0")
-from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+# The GI set-up and signaling forms it shares with the webrtcbin viewer of the tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "test", "peers3"))
+from gst_webrtc import GLib, Gst, GstWebRTC, emit, ice_candidate, reply_error, session_description  # noqa: E402
 
 WIDTH, HEIGHT, FPS, BITRATE, GOP = 1280, 720, 30, 2000000, 60
 # The payload type the benchmark's viewer (the kvs-edge engine) offers for H.264.
 PAYLOAD_TYPE = 102
-_out = threading.Lock()
-
-
-def emit(obj):
-    with _out:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
 
 
 def offer_h264_pt(sdp):
@@ -134,8 +125,8 @@ class Sender:
 
     # --- viewers (all on the GLib main loop) ------------------------------------------
     def offer(self, vid, sdp_text):
-        res, sdpmsg = GstSdp.SDPMessage.new_from_text(sdp_text)
-        if res != GstSdp.SDPResult.OK:
+        offer = session_description("offer", sdp_text)
+        if offer is None:
             emit({"type": "error", "id": vid, "message": "offer does not parse"})
             return
         queue = Gst.ElementFactory.make("queue")
@@ -163,7 +154,6 @@ class Sender:
         tee_pad = self.tee.request_pad_simple("src_%u")
         tee_pad.link(queue.get_static_pad("sink"))
         self.peers[vid] = (webrtc, queue, tee_pad)
-        offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdpmsg)
         webrtc.emit("set-remote-description", offer, Gst.Promise.new_with_change_func(self.on_offer_set, vid, None))
 
     def on_offer_set(self, promise, vid, _x):
@@ -171,9 +161,9 @@ class Sender:
         peer = self.peers.get(vid)
         if peer is None:
             return
-        reply = promise.get_reply()
-        if reply is not None and reply.has_field("error"):
-            emit({"type": "error", "id": vid, "message": "set-remote-description: %s" % reply.get_value("error")})
+        error = reply_error(promise)
+        if error is not None:
+            emit({"type": "error", "id": vid, "message": "set-remote-description: %s" % error})
             return
         peer[0].emit("create-answer", None, Gst.Promise.new_with_change_func(self.on_answer, vid, None))
 
@@ -193,17 +183,14 @@ class Sender:
             peer[0].emit("add-ice-candidate", mline, c)
 
     def candidate(self, vid, msg):
-        text = msg.get("candidate") or ""
-        if text == "":
+        candidate = ice_candidate(msg)
+        if candidate is None:
             return
-        if text.startswith("a="):
-            text = text[2:]
-        mline = msg.get("sdpMLineIndex") or 0
         peer = self.peers.get(vid)
         if peer is None:
-            self.pending_candidates.setdefault(vid, []).append((mline, text))
+            self.pending_candidates.setdefault(vid, []).append(candidate)
         else:
-            peer[0].emit("add-ice-candidate", mline, text)
+            peer[0].emit("add-ice-candidate", *candidate)
 
     def close(self, vid):
         peer = self.peers.pop(vid, None)

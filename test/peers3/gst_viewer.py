@@ -43,27 +43,7 @@ import threading
 import numpy
 
 from audio_meter import AudioMeter
-
-import gi
-
-gi.require_version("Gst", "1.0")
-gi.require_version("GstWebRTC", "1.0")
-gi.require_version("GstSdp", "1.0")
-from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
-
-_out_lock = threading.Lock()
-
-
-def emit(obj):
-    with _out_lock:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
-
-
-def enum_name(value):
-    nick = getattr(value, "value_nick", None)
-    return nick if nick else str(value)
-
+from gst_webrtc import GLib, Gst, GstWebRTC, emit, enum_name, ice_candidate, reply_error, session_description
 
 OPUS_CAPS = "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,encoding-params=(string)2"
 
@@ -197,32 +177,25 @@ class Viewer:
         emit({"type": "candidate", "candidate": candidate, "sdpMLineIndex": mline})
 
     def set_answer(self, sdp_text):
-        res, sdpmsg = GstSdp.SDPMessage.new_from_text(sdp_text)
-        if res != GstSdp.SDPResult.OK:
+        answer = session_description("answer", sdp_text)
+        if answer is None:
             emit({"type": "error", "message": "answer does not parse"})
             return
-        answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdpmsg)
         promise = Gst.Promise.new_with_change_func(self.on_answer_set, None, None)
         self.webrtc.emit("set-remote-description", answer, promise)
 
     def on_answer_set(self, promise, _a, _b):
         promise.wait()
-        reply = promise.get_reply()
-        if reply is not None and reply.has_field("error"):
-            emit({"type": "error", "message": "set-remote-description: %s" % reply.get_value("error")})
+        error = reply_error(promise)
+        if error is not None:
+            emit({"type": "error", "message": "set-remote-description: %s" % error})
         else:
             emit({"type": "answer-set"})
 
     def add_candidate(self, msg):
-        text = msg.get("candidate") or ""
-        if text == "":
-            return
-        if text.startswith("a="):
-            text = text[2:]
-        mline = msg.get("sdpMLineIndex")
-        if mline is None:
-            mline = 0
-        self.webrtc.emit("add-ice-candidate", mline, text)
+        candidate = ice_candidate(msg)
+        if candidate is not None:
+            self.webrtc.emit("add-ice-candidate", *candidate)
 
     def on_conn_state(self, element, _pspec):
         emit({"type": "state", "state": enum_name(element.get_property("connection-state"))})
