@@ -6,7 +6,7 @@
 // {type:'track-stopped'}, {type:'error', message}.
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
-import { out, serveCommands, type In } from './fixture-io.js';
+import { out, reportEngineEvents, serveCommands, shutdownOnce, type In } from './fixture-io.js';
 
 interface Options {
   track?: VideoTrackOptions;
@@ -17,21 +17,14 @@ const options = JSON.parse(process.argv[2] ?? '{}') as Options;
 const track = new VideoTrack({ width: 640, height: 480, fps: 30, bitrateKbps: 1000, ...options.track });
 const pc = new PeerConnection({ iceServers: [], ...options.pc });
 pc.addTrack(track);
-pc.on('candidate', (c) => out({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }));
-pc.on('state', (s) => out({ type: 'state', state: s }));
-pc.on('error', (e) => out({ type: 'error', message: String(e) }));
+reportEngineEvents(pc);
 
-let closing = false;
-function shutdown(): void {
-  if (closing) return;
-  closing = true;
+const shutdown = shutdownOnce(() => {
   pc.close();
   track.close();
-  out({ type: 'closed' });
-  setTimeout(() => process.exit(0), 100);
-}
+}, 100);
 
-serveCommands(handle, shutdown);
+serveCommands(handle, () => void shutdown());
 
 async function handle(msg: In): Promise<void> {
   switch (msg.type) {
@@ -50,7 +43,7 @@ async function handle(msg: In): Promise<void> {
       out({ type: 'track-stopped' });
       return;
     case 'close':
-      shutdown();
+      await shutdown();
       return;
     default:
       out({ type: 'error', message: `unknown message ${String(msg.type)}` });

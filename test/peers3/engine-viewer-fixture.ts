@@ -7,13 +7,11 @@
 // {type:'candidate'}, {type:'stats'}, {type:'close'}.
 import { PeerConnection } from '../../ts/native/index.js';
 import type { PeerConnectionOptions } from '../../ts/native/index.js';
-import { out, serveCommands, type In } from './fixture-io.js';
+import { out, reportEngineEvents, serveCommands, shutdownOnce, type In } from './fixture-io.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as { pc?: PeerConnectionOptions };
 const pc = new PeerConnection({ id: 'engine-viewer', iceServers: [], ...options.pc });
-pc.on('candidate', (c) => out({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }));
-pc.on('state', (s) => out({ type: 'state', state: s }));
-pc.on('error', (e) => out({ type: 'error', message: String(e) }));
+reportEngineEvents(pc);
 
 // Frames as the engine counts them, reported one message each.
 let frames = 0;
@@ -28,17 +26,12 @@ const poll = setInterval(() => {
   }, () => undefined);
 }, 100);
 
-let closing = false;
-function shutdown(): void {
-  if (closing) return;
-  closing = true;
+const shutdown = shutdownOnce(() => {
   clearInterval(poll);
   pc.close();
-  out({ type: 'closed' });
-  setTimeout(() => process.exit(0), 100);
-}
+}, 100);
 
-serveCommands(handle, shutdown);
+serveCommands(handle, () => void shutdown());
 
 async function handle(msg: In): Promise<void> {
   switch (msg.type) {
@@ -53,7 +46,7 @@ async function handle(msg: In): Promise<void> {
       out({ type: 'stats', peer: await pc.getStats() });
       return;
     case 'close':
-      shutdown();
+      await shutdown();
       return;
     default:
       out({ type: 'error', message: `unknown message ${String(msg.type)}` });

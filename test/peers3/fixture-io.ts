@@ -1,6 +1,7 @@
 // The JSON-lines protocol of the peer fixtures that run in child processes (engine camera,
 // engine viewer, werift viewer): one message per line on stdout, commands one per line on stdin.
 import { createInterface } from 'node:readline';
+import type { PeerConnection } from '../../ts/native/index.js';
 
 /** A command from the test. */
 export interface In {
@@ -32,4 +33,28 @@ export function serveCommands(handle: (msg: In) => Promise<void>, onClose: () =>
     }
     void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
   });
+}
+
+/**
+ * A fixture's one way out, for its {type:'close'} command and for the end of stdin: `release` runs
+ * once, then {type:'closed'} is written and the process exits, `exitDelayMs` later (time for the
+ * engine's native threads to wind down) or at once. Later calls do nothing.
+ */
+export function shutdownOnce(release: () => unknown, exitDelayMs = 0): () => Promise<void> {
+  let closing = false;
+  return async () => {
+    if (closing) return;
+    closing = true;
+    await release();
+    out({ type: 'closed' });
+    if (exitDelayMs > 0) setTimeout(() => process.exit(0), exitDelayMs);
+    else process.exit(0);
+  };
+}
+
+/** The engine peer's local candidates, connection states and errors, as fixture messages. */
+export function reportEngineEvents(pc: PeerConnection): void {
+  pc.on('candidate', (c) => out({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }));
+  pc.on('state', (s) => out({ type: 'state', state: s }));
+  pc.on('error', (e) => out({ type: 'error', message: String(e) }));
 }

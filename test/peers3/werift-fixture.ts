@@ -7,7 +7,7 @@
 // In: {type:'answer'}, {type:'candidate'}, {type:'report'}, {type:'close'}.
 import { RTCPeerConnection, useH264 } from 'werift';
 import { AuAssembler } from './au-assembler.js';
-import { out, serveCommands, type In } from './fixture-io.js';
+import { out, serveCommands, shutdownOnce, type In } from './fixture-io.js';
 
 const pc = new RTCPeerConnection({ codecs: { video: [useH264()] } });
 const assembler = new AuAssembler();
@@ -40,14 +40,7 @@ const offer = await pc.createOffer();
 await pc.setLocalDescription(offer);
 out({ type: 'offer', sdp: pc.localDescription?.sdp ?? offer.sdp });
 
-let closing = false;
-async function shutdown(): Promise<void> {
-  if (closing) return;
-  closing = true;
-  await pc.close().catch(() => undefined);
-  out({ type: 'closed' });
-  process.exit(0);
-}
+const shutdown = shutdownOnce(() => pc.close().catch(() => undefined));
 
 serveCommands(handle, () => void shutdown());
 
