@@ -1,13 +1,9 @@
 // A headless Chromium page acting as a viewer for benchmarks: it creates the offer, takes the
 // answer and candidates, and reports when the first frame was decoded (requestVideoFrameCallback).
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS as BASE_ARGS, CHROMIUM_PATH } from '../test/peers/chromium.js';
 
-export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic',
-  '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection',
-  '--autoplay-policy=no-user-gesture-required',
-];
+export const CHROMIUM_ARGS = [...BASE_ARGS, '--autoplay-policy=no-user-gesture-required'];
 
 export interface Signaling {
   offer(sdp: string): Promise<string>;
@@ -16,7 +12,7 @@ export interface Signaling {
 }
 
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
 const PAGE = `<!doctype html><html><body><video id="v" muted autoplay playsinline></video></body></html>`;

@@ -14,16 +14,13 @@ import t from 'tap';
 import { startDemo, DEMO_DEVICE_ID } from '../../ts/demo/demo.js';
 import { FleetClient } from '../../ts/remote/fleet-client.js';
 import type { ViewerInfo } from '../../ts/runtime/controller.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../peers/chromium.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(repo, 'bin', 'kvs-edge.js');
 const ADDON = join(repo, 'build', 'Release', 'kvs_edge.node');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
-const SKIP = !(existsSync(CHROMIUM) && existsSync(ADDON)) && 'needs /usr/bin/chromium and build/Release/kvs_edge.node';
+const ARGS = [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+const SKIP = !(existsSync(CHROMIUM_PATH) && existsSync(ADDON)) && 'needs /usr/bin/chromium and build/Release/kvs_edge.node';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -44,7 +41,7 @@ const num = (s: string): number => Number(/-?\d+(\.\d+)?/.exec(s)?.[0] ?? NaN);
 t.test('the viewer page: video, audio, data channel, push-to-talk, stats, nothing external', { skip: SKIP }, async (t) => {
   const demo = await startDemo({ port: 0, mqttPort: 0, logLevel: 'silent', video: { width: 640, height: 360, fps: 30, bitrateKbps: 600 } });
   t.teardown(() => demo.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, timeout: 60_000 });
   t.teardown(() => browser.close());
   const fleet = await FleetClient.connect({ url: demo.mqttUrl, protocolVersion: 4 });
   t.teardown(() => fleet.close());

@@ -10,22 +10,10 @@ import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
 import type { ControlPlane, IceCandidate, IceServer, SessionDescription } from '../../ts/kvs/index.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../peers/chromium.js';
 import { ourClient, waitFor } from './helpers.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ADDON = new URL('../../build/Release/kvs_edge.node', import.meta.url);
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--allow-loopback-in-peer-connection',
-];
 const SDK_BUNDLE = createRequire(import.meta.url).resolve('amazon-kinesis-video-streams-webrtc/dist/kvs-webrtc.min.js');
 
 interface ViewerStats {
@@ -70,7 +58,7 @@ async function stats(page: Page): Promise<ViewerStats> {
   return (await page.evaluate(`(${STATS_SCRIPT})()`)) as ViewerStats;
 }
 
-const ready = existsSync(CHROMIUM) && existsSync(ADDON);
+const ready = existsSync(CHROMIUM_PATH) && existsSync(ADDON);
 const SKIP = !ready && 'needs /usr/bin/chromium and build/Release/kvs_edge.node';
 
 type Tap = { teardown(fn: () => unknown): void };
@@ -148,7 +136,7 @@ t.test('native engine master answers Chromium driven by the KVS JS SDK through t
   const svc = await startLocalService({ tls: true, turn: false, channels: ['cam'], closeGraceMs: 50 });
   t.teardown(() => svc.close());
   const { cp, master, errors } = await engineMaster(t, svc);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 60_000 });
   t.teardown(() => browser.close());
   const page = await chromiumViewer(t, browser, cp, svc, 'chromium-1');
 
@@ -179,7 +167,7 @@ t.test('the service is killed and restarted: media to the current viewer goes on
     await svc2?.close();
   });
   const { cp, master, errors } = await engineMaster(t, svc);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 60_000 });
   t.teardown(() => browser.close());
   const first = await chromiumViewer(t, browser, cp, svc, 'chromium-a');
   let s = await framesAtLeast(first, 30, 40_000);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import t from 'tap';
 import { AudioTrack, PeerConnection, VideoTrack } from '../../ts/native/index.js';
-import { CHROMIUM_ARGS } from './chromium-viewer.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../peers/chromium.js';
 import { onlyAudioCodec } from '../peers3/audio-analysis.js';
 
 type W = Window & { v: RTCPeerConnection; pending: RTCIceCandidateInit[]; toEngine(c: RTCIceCandidateInit): void };
@@ -34,7 +34,7 @@ for (const codec of ['opus', 'PCMU', 'PCMA'] as const) t.test(`${codec} both way
   const dir = mkdtempSync(join(tmpdir(), 'kvs-audio-'));
   const sinkPath = join(dir, 'talkback.wav');
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
   });
   const video = new VideoTrack({ width: 320, height: 240, fps: 15, bitrateKbps: 200 });

@@ -2,13 +2,10 @@
 // relay, IPv6): offer/answer/trickle wired to one engine PeerConnection, framesDecoded read back.
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { IceCandidateInit, PeerConnection } from '../../ts/native/index.js';
-
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
-  '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection'];
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../peers/chromium.js';
 
 export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
 type PageWindow = Window & {
