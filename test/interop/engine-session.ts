@@ -69,21 +69,25 @@ export async function streamToViewer(
     stats = await viewer.waitForFrames(MIN_FRAMES, WITHIN_MS);
   } catch (err) {
     const seen = err instanceof FrameTimeoutError ? err.stats : await viewer.stats().catch(() => undefined);
-    t.fail(`${viewer.kind}: fewer than ${MIN_FRAMES} frames within ${WITHIN_MS} ms`, {
-      seen,
-      engineStates: conn.engineStates,
-      viewerStates: conn.viewerStates,
-      engineCandidates: conn.engineCandidates.map((c) => c.candidate),
-      viewerCandidates: conn.viewerCandidates.map((c) => c.candidate),
-      candidateErrors: conn.candidateErrors,
-      engineStats: await pc.getStats().catch((e: unknown) => String(e)),
-      trackStats: track.stats(),
-      offer: conn.offer,
-      answer: conn.answer,
-    });
+    t.fail(`${viewer.kind}: fewer than ${MIN_FRAMES} frames within ${WITHIN_MS} ms`, { seen, ...(await sessionDiagnostics(conn, pc, track)) });
     return null;
   }
   return { stats, conn, pc, track };
+}
+
+/** What the output of a session that fell short carries: states, candidates, SDPs, engine and track stats. */
+export async function sessionDiagnostics(conn: Connection, pc: PeerConnection, track: VideoTrack): Promise<Record<string, unknown>> {
+  return {
+    engineStates: conn.engineStates,
+    viewerStates: conn.viewerStates,
+    engineCandidates: conn.engineCandidates.map((c) => c.candidate),
+    viewerCandidates: conn.viewerCandidates.map((c) => c.candidate),
+    candidateErrors: conn.candidateErrors,
+    engineStats: await pc.getStats().catch((e: unknown) => String(e)),
+    trackStats: track.stats(),
+    offer: conn.offer,
+    answer: conn.answer,
+  };
 }
 
 /** Assertions every viewer shares once frames arrived. */

@@ -2,31 +2,21 @@
 // ways, and failures carry everything seen (SDPs, states, candidates, engine stats).
 
 import type { Test } from 'tap';
-import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
-import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
+import type { PeerConnection, PeerConnectionOptions, VideoTrack } from '../../ts/native/index.js';
 import { FrameTimeoutError, connectToEngine, type Connection, type VideoReceiveStats } from '../peers/viewer.js';
 import type { ViewerLike } from '../peers3/process-viewer.js';
+import { MIN_FRAMES, WITHIN_MS, engine, sessionDiagnostics } from '../interop/engine-session.js';
 
-export const TRACK = { width: 640, height: 480, fps: 30, bitrateKbps: 1000 } as const;
-/** From the issue: at least 60 frames within 10 s per peer. */
-export const MIN_FRAMES = 60;
-export const WITHIN_MS = 10_000;
+// The track, the frame goal and the engine peer are the interop tests' own (test/interop).
+export { MIN_FRAMES, TRACK, WITHIN_MS, videoTrack } from '../interop/engine-session.js';
 
 // The signaling glue is the harness's own (test/peers/viewer.ts); the netns fixture's proxy
 // and the child-process viewers fit its interfaces.
 export { connectToEngine as connect, type Connection, type EnginePeer as EngineSide } from '../peers/viewer.js';
 
-export function videoTrack(t: Test, options: VideoTrackOptions = {}): VideoTrack {
-  const track = new VideoTrack({ ...TRACK, ...options });
-  t.teardown(() => track.close());
-  return track;
-}
-
+/** An engine PeerConnection sending `track`, closed by the test's teardown. */
 export function enginePeer(t: Test, track: VideoTrack, options: PeerConnectionOptions = {}): PeerConnection {
-  const pc = new PeerConnection({ iceServers: [], ...options });
-  pc.addTrack(track);
-  t.teardown(() => pc.close());
-  return pc;
+  return engine(t, { track, pc: options }).pc;
 }
 
 export interface Streamed {
@@ -67,15 +57,7 @@ export async function streamTo(
   } catch (err) {
     t.fail(`${viewer.kind}: fewer than ${MIN_FRAMES} frames within ${WITHIN_MS} ms`, {
       seen: err instanceof FrameTimeoutError ? err.stats : String(err),
-      engineStates: conn.engineStates,
-      viewerStates: conn.viewerStates,
-      engineCandidates: conn.engineCandidates.map((c) => c.candidate),
-      viewerCandidates: conn.viewerCandidates.map((c) => c.candidate),
-      candidateErrors: conn.candidateErrors,
-      engineStats: await pc.getStats().catch((e: unknown) => String(e)),
-      trackStats: track.stats(),
-      offer: conn.offer,
-      answer: conn.answer,
+      ...(await sessionDiagnostics(conn, pc, track)),
       diag: opts.diag?.(),
       ...todo,
     });

@@ -6,7 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { IceCandidateInit } from '../../ts/native/types.js';
-import { FrameTimeoutError, type VideoReceiveStats } from '../peers/viewer.js';
+import { FrameTimeoutError, type VideoReceiveStats, type Viewer } from '../peers/viewer.js';
 
 /** Debian's interpreter: python3-aiortc and python3-gi are installed for it, not for a PATH python. */
 export const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -16,16 +16,8 @@ export function peerScript(name: string): string {
 }
 
 /** What every viewer of these tests offers to the engine (test/peers Viewer, with any kind). */
-export interface ViewerLike {
+export interface ViewerLike extends Omit<Viewer, 'kind'> {
   readonly kind: string;
-  createOffer(): Promise<string>;
-  setAnswer(sdp: string): Promise<void>;
-  addCandidate(c: IceCandidateInit): Promise<void>;
-  onCandidate(cb: (c: IceCandidateInit) => void): void;
-  onState(cb: (state: string) => void): void;
-  waitForFrames(n: number, timeoutMs: number): Promise<VideoReceiveStats>;
-  stats(): Promise<VideoReceiveStats>;
-  close(): Promise<void>;
 }
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
