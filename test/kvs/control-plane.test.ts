@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,14 +19,32 @@ function cpFor(svc: LocalKvsService, extra: Partial<ConstructorParameters<typeof
   });
 }
 
+/** A temporary folder for cache files, removed by the test's teardown. */
+function cacheDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A cache file whose entry for `role` points at an endpoint that no longer answers. */
+function staleCacheFile(t: Test, svc: LocalKvsService, role: 'MASTER' | 'VIEWER'): string {
+  const cacheFile = join(cacheDir(t), 'c.json');
+  writeFileSync(
+    cacheFile,
+    JSON.stringify({
+      version: 1,
+      entries: { [`${svc.region}/cam/${role}`]: { channelArn: svc.channelArn('cam'), wss: 'ws://127.0.0.1:9', https: 'http://127.0.0.1:9', resolvedAt: Date.now() } },
+    }),
+  );
+  return cacheFile;
+}
+
 t.test('create when missing, with TTL and tags; endpoints cached in memory and in a file', async (t) => {
   const svc = await startLocalService({ turn: false, closeGraceMs: 50 });
   t.teardown(() => svc.close());
   const calls: string[] = [];
   svc.on('call', (op) => calls.push(op));
-  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cacheFile = join(dir, 'signaling-cache.json');
+  const cacheFile = join(cacheDir(t), 'signaling-cache.json');
 
   const strict = cpFor(svc);
   t.teardown(() => strict.close());
@@ -62,17 +80,7 @@ t.test('create when missing, with TTL and tags; endpoints cached in memory and i
 t.test('a stale cached endpoint is re-resolved when GetIceServerConfig fails there', async (t) => {
   const svc = await startLocalService({ turn: false, channels: ['cam'], closeGraceMs: 50 });
   t.teardown(() => svc.close());
-  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cacheFile = join(dir, 'c.json');
-  // a cache file pointing at an endpoint that no longer answers
-  writeFileSync(
-    cacheFile,
-    JSON.stringify({
-      version: 1,
-      entries: { [`${svc.region}/cam/VIEWER`]: { channelArn: svc.channelArn('cam'), wss: 'ws://127.0.0.1:9', https: 'http://127.0.0.1:9', resolvedAt: Date.now() } },
-    }),
-  );
+  const cacheFile = staleCacheFile(t, svc, 'VIEWER');
   const cp = cpFor(svc, { cacheFile, stunUrls: [] });
   t.teardown(() => cp.close());
   const servers = await cp.getIceServers('VIEWER', 'v1');
@@ -129,16 +137,7 @@ t.test('the STUN responder answers a Binding request with our address (RFC 5389 
 t.test('signaling re-resolves a stale cached WSS endpoint after failed attempts and connects', async (t) => {
   const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
   t.teardown(() => svc.close());
-  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cacheFile = join(dir, 'c.json');
-  writeFileSync(
-    cacheFile,
-    JSON.stringify({
-      version: 1,
-      entries: { [`${svc.region}/cam/MASTER`]: { channelArn: svc.channelArn('cam'), wss: 'ws://127.0.0.1:9', https: 'http://127.0.0.1:9', resolvedAt: Date.now() } },
-    }),
-  );
+  const cacheFile = staleCacheFile(t, svc, 'MASTER');
   const credentials = new StaticCredentialsProvider(svc.credentials);
   const cp = cpFor(svc, { cacheFile });
   const master = await createChannelSignaling({ controlPlane: cp, credentials, role: 'MASTER', backoff: { initialMs: 20, maxMs: 100 } });
@@ -157,8 +156,7 @@ t.test('signaling re-resolves a stale cached WSS endpoint after failed attempts 
 t.test('an unwritable cache file does not fail the call, and an error with no listener does not throw', async (t) => {
   const svc = await startLocalService({ turn: false, stun: false, channels: ['cam'], closeGraceMs: 50 });
   t.teardown(() => svc.close());
-  const dir = mkdtempSync(join(tmpdir(), 'kvs-cache-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cacheDir(t);
   writeFileSync(join(dir, 'a-file'), '');
   // a directory that cannot exist: its parent is a regular file (ENOTDIR)
   const cp = cpFor(svc, { cacheFile: join(dir, 'a-file', 'sub', 'cache.json') });
