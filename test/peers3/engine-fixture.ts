@@ -6,7 +6,7 @@
 // {type:'track-stopped'}, {type:'error', message}.
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import type { PeerConnectionOptions, VideoTrackOptions } from '../../ts/native/index.js';
-import { out, reportEngineEvents, serveCommands, shutdownOnce, type In } from './fixture-io.js';
+import { out, reportEngineEvents, serveCommands, shutdownOnce } from './fixture-io.js';
 
 interface Options {
   track?: VideoTrackOptions;
@@ -24,30 +24,18 @@ const shutdown = shutdownOnce(() => {
   track.close();
 }, 100);
 
-serveCommands(handle, () => void shutdown());
-
-async function handle(msg: In): Promise<void> {
-  switch (msg.type) {
-    case 'offer':
-      out({ type: 'answer', sdp: await pc.setRemoteOffer(msg.sdp ?? '') });
-      return;
-    case 'candidate':
-      pc.addRemoteCandidate({ candidate: msg.candidate ?? '', sdpMid: msg.sdpMid ?? null, sdpMLineIndex: msg.sdpMLineIndex ?? null });
-      return;
-    case 'stats':
-      out({ type: 'stats', peer: await pc.getStats(), track: track.stats() });
-      return;
-    case 'stop-track':
+serveCommands(
+  {
+    offer: async (msg) => out({ type: 'answer', sdp: await pc.setRemoteOffer(msg.sdp ?? '') }),
+    candidate: (msg) => pc.addRemoteCandidate({ candidate: msg.candidate ?? '', sdpMid: msg.sdpMid ?? null, sdpMLineIndex: msg.sdpMLineIndex ?? null }),
+    stats: async () => out({ type: 'stats', peer: await pc.getStats(), track: track.stats() }),
+    'stop-track': () => {
       // Stops the encoder; the peer stays up, so late NACKs are still answered.
       track.close();
       out({ type: 'track-stopped' });
-      return;
-    case 'close':
-      await shutdown();
-      return;
-    default:
-      out({ type: 'error', message: `unknown message ${String(msg.type)}` });
-  }
-}
+    },
+  },
+  shutdown,
+);
 
 out({ type: 'ready' });

@@ -7,7 +7,7 @@
 // {type:'candidate'}, {type:'stats'}, {type:'close'}.
 import { PeerConnection } from '../../ts/native/index.js';
 import type { PeerConnectionOptions } from '../../ts/native/index.js';
-import { out, reportEngineEvents, serveCommands, shutdownOnce, type In } from './fixture-io.js';
+import { out, reportEngineEvents, serveCommands, shutdownOnce } from './fixture-io.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as { pc?: PeerConnectionOptions };
 const pc = new PeerConnection({ id: 'engine-viewer', iceServers: [], ...options.pc });
@@ -31,26 +31,15 @@ const shutdown = shutdownOnce(() => {
   pc.close();
 }, 100);
 
-serveCommands(handle, () => void shutdown());
-
-async function handle(msg: In): Promise<void> {
-  switch (msg.type) {
-    case 'answer':
-      await pc.setRemoteAnswer(msg.sdp ?? '');
-      return;
-    case 'candidate':
-      if (!msg.candidate) return;
-      pc.addRemoteCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid ?? null, sdpMLineIndex: msg.sdpMLineIndex ?? null });
-      return;
-    case 'stats':
-      out({ type: 'stats', peer: await pc.getStats() });
-      return;
-    case 'close':
-      await shutdown();
-      return;
-    default:
-      out({ type: 'error', message: `unknown message ${String(msg.type)}` });
-  }
-}
+serveCommands(
+  {
+    answer: (msg) => pc.setRemoteAnswer(msg.sdp ?? ''),
+    candidate: (msg) => {
+      if (msg.candidate) pc.addRemoteCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid ?? null, sdpMLineIndex: msg.sdpMLineIndex ?? null });
+    },
+    stats: async () => out({ type: 'stats', peer: await pc.getStats() }),
+  },
+  shutdown,
+);
 
 out({ type: 'offer', sdp: await pc.createOffer({ video: true }) });

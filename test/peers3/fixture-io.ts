@@ -16,13 +16,26 @@ export function out(msg: object): void {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
 }
 
+/** What a fixture does for each command type but 'close'. */
+export type Handlers = Record<string, (msg: In) => unknown>;
+
 /**
- * Reads commands from stdin and runs `handle` on each; a line that is not JSON, or a command that
- * throws, is answered with {type:'error'}. `onClose` runs when stdin ends (the test went away).
+ * Reads commands from stdin and runs the handler of each command's type; {type:'close'}, and the
+ * end of stdin (the test went away), run `shutdown`. A line that is not JSON, a type with no
+ * handler, or a handler that throws is answered with {type:'error'}.
  */
-export function serveCommands(handle: (msg: In) => Promise<void>, onClose: () => void): void {
+export function serveCommands(handlers: Handlers, shutdown: () => Promise<void>): void {
+  const run = async (msg: In): Promise<void> => {
+    if (msg.type === 'close') return shutdown();
+    const handler = msg.type !== undefined && Object.hasOwn(handlers, msg.type) ? handlers[msg.type] : undefined;
+    if (!handler) {
+      out({ type: 'error', message: `unknown message ${String(msg.type)}` });
+      return;
+    }
+    await handler(msg);
+  };
   const lines = createInterface({ input: process.stdin });
-  lines.on('close', onClose);
+  lines.on('close', () => void shutdown());
   lines.on('line', (line) => {
     let msg: In;
     try {
@@ -31,7 +44,7 @@ export function serveCommands(handle: (msg: In) => Promise<void>, onClose: () =>
       out({ type: 'error', message: 'bad json line' });
       return;
     }
-    void handle(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
+    void run(msg).catch((e: unknown) => out({ type: 'error', message: `${msg.type ?? '?'}: ${String(e)}` }));
   });
 }
 

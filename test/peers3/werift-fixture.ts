@@ -7,7 +7,7 @@
 // In: {type:'answer'}, {type:'candidate'}, {type:'report'}, {type:'close'}.
 import { RTCPeerConnection, useH264 } from 'werift';
 import { AuAssembler } from './au-assembler.js';
-import { out, serveCommands, shutdownOnce, type In } from './fixture-io.js';
+import { out, serveCommands, shutdownOnce } from './fixture-io.js';
 
 const pc = new RTCPeerConnection({ codecs: { video: [useH264()] } });
 const assembler = new AuAssembler();
@@ -42,28 +42,19 @@ out({ type: 'offer', sdp: pc.localDescription?.sdp ?? offer.sdp });
 
 const shutdown = shutdownOnce(() => pc.close().catch(() => undefined));
 
-serveCommands(handle, () => void shutdown());
-
-async function handle(msg: In): Promise<void> {
-  switch (msg.type) {
-    case 'answer': {
+serveCommands(
+  {
+    answer: async (msg) => {
       const sdp = msg.sdp ?? '';
       const m = /^a=rtpmap:(\d+) H264\/90000/im.exec(sdp);
       payloadType = m ? Number(m[1]) : undefined;
       await pc.setRemoteDescription({ type: 'answer', sdp });
-      return;
-    }
-    case 'candidate':
+    },
+    candidate: async (msg) => {
       if (!msg.candidate) return;
       await pc.addIceCandidate({ candidate: msg.candidate, sdpMid: msg.sdpMid ?? undefined, sdpMLineIndex: msg.sdpMLineIndex ?? undefined });
-      return;
-    case 'report':
-      out({ type: 'report', assembler: assembler.stats, otherPayloadTypes });
-      return;
-    case 'close':
-      await shutdown();
-      return;
-    default:
-      out({ type: 'error', message: `unknown message ${String(msg.type)}` });
-  }
-}
+    },
+    report: () => out({ type: 'report', assembler: assembler.stats, otherPayloadTypes }),
+  },
+  shutdown,
+);
