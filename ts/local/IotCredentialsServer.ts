@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { listen } from './listen.js';
 import type { Pem } from './pki.js';
 
 /**
@@ -86,15 +86,9 @@ export class IotCredentialsServer extends EventEmitter<IotCredentialsServerEvent
     server.on('tlsClientError', () => {
       /* a device with a bad certificate: the handshake fails, nothing to do here */
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port ?? 0, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listen(server, this.opts.port ?? 0, this.host);
     this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
+    this.boundPort = port;
   }
 
   async close(): Promise<void> {

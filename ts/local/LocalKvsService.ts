@@ -3,11 +3,12 @@ import { ControlPlaneApi, HttpError, type AwsErrorArgs, type ChannelInfo, type I
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { KvsError } from '../kvs/KvsError.js';
 import { CoturnServer } from './CoturnServer.js';
 import { IotCredentialsServer, type IssuedCredentials } from './IotCredentialsServer.js';
+import { listen } from './listen.js';
 import { createTestPki, type Pem, type TestPki } from './pki.js';
 import { SigV4Verifier, type KnownKey, type VerifyResult } from './SigV4Verifier.js';
 import { SignalingRouter, type Peer, type Role, type RouterLimits } from './SignalingRouter.js';
@@ -238,15 +239,9 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port ?? 0, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listen(server, this.opts.port ?? 0, this.host);
     this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
+    this.boundPort = port;
     try {
       if (this.opts.stun !== false) {
         this.stun = new StunServer(this.host);
