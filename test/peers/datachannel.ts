@@ -4,19 +4,16 @@
 
 import nodeDataChannel from 'node-datachannel';
 import type { DataChannel, PeerConnection as NdcPeerConnection, Track } from 'node-datachannel';
-import { AccessUnitCounter, h264PayloadType, type IceCandidateInit, type Viewer, type VideoReceiveStats, type ViewerOptions } from './viewer.js';
+import { RtpViewer, h264PayloadType, type IceCandidateInit, type Viewer, type ViewerOptions } from './viewer.js';
 import { parseRtp } from './h264-depacketizer.js';
 
 const { PeerConnection, Video, Audio, RtcpReceivingSession } = nodeDataChannel;
 
 let seq = 0;
 
-export class DataChannelViewer implements Viewer {
+export class DataChannelViewer extends RtpViewer implements Viewer {
   readonly kind = 'datachannel' as const;
   private readonly pc: NdcPeerConnection;
-  private readonly counter = new AccessUnitCounter();
-  private readonly candidateCbs: ((c: IceCandidateInit) => void)[] = [];
-  private readonly stateCbs: ((s: string) => void)[] = [];
   private videoTrack?: Track;
   private audioTrack?: Track;
   private dc?: DataChannel;
@@ -26,17 +23,16 @@ export class DataChannelViewer implements Viewer {
   nonMediaMessages = 0;
 
   constructor(private readonly opts: ViewerOptions = {}) {
+    super(opts.name ?? 'node-datachannel viewer');
     this.pc = new PeerConnection(`viewer-${++seq}`, { iceServers: [], disableAutoNegotiation: true });
     this.pc.onLocalCandidate((candidate, mid) => {
       const init: IceCandidateInit = { candidate: candidate.replace(/^a=/, ''), sdpMid: mid, sdpMLineIndex: this.mLineIndexOf(mid) };
-      for (const cb of this.candidateCbs) cb(init);
+      this.emitCandidate(init);
     });
     this.pc.onGatheringStateChange((s) => {
-      if (s === 'complete') for (const cb of this.candidateCbs) cb({ candidate: '', sdpMid: null, sdpMLineIndex: null });
+      if (s === 'complete') this.emitCandidate({ candidate: '', sdpMid: null, sdpMLineIndex: null });
     });
-    this.pc.onStateChange((s) => {
-      for (const cb of this.stateCbs) cb(s);
-    });
+    this.pc.onStateChange((s) => this.emitState(s));
   }
 
   private mLineIndexOf(mid: string): number | null {
@@ -101,22 +97,6 @@ export class DataChannelViewer implements Viewer {
     return '0';
   }
 
-  onCandidate(cb: (c: IceCandidateInit) => void): void {
-    this.candidateCbs.push(cb);
-  }
-
-  onState(cb: (s: string) => void): void {
-    this.stateCbs.push(cb);
-  }
-
-  waitForFrames(n: number, timeoutMs: number): Promise<VideoReceiveStats> {
-    return this.counter.waitForFrames(n, timeoutMs, this.opts.name ?? 'node-datachannel viewer');
-  }
-
-  async stats(): Promise<VideoReceiveStats> {
-    return this.counter.stats();
-  }
-
   /** Sends a PLI (RFC 4585 6.3.1) to the sender, as a decoder that lost its reference would. */
   requestKeyframe(): boolean {
     return this.videoTrack?.requestKeyframe() ?? false;
@@ -125,10 +105,6 @@ export class DataChannelViewer implements Viewer {
   /** Sends a REMB asking the sender for at most this many bits per second. */
   requestBitrate(bps: number): boolean {
     return this.videoTrack?.requestBitrate(bps) ?? false;
-  }
-
-  rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
-    return this.counter.depacketizer.stats;
   }
 
   async close(): Promise<void> {

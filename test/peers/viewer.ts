@@ -231,6 +231,48 @@ export class AccessUnitCounter {
   }
 }
 
+/**
+ * What the viewers that only get RTP (werift, node-datachannel) share of the Viewer face: the
+ * candidate and state callbacks, and frames counted by an AccessUnitCounter. `label` names the
+ * viewer in a FrameTimeoutError.
+ */
+export abstract class RtpViewer {
+  protected readonly counter = new AccessUnitCounter();
+  private readonly candidateCbs: ((c: IceCandidateInit) => void)[] = [];
+  private readonly stateCbs: ((s: string) => void)[] = [];
+
+  constructor(private readonly label: string) {}
+
+  protected emitCandidate(c: IceCandidateInit): void {
+    for (const cb of this.candidateCbs) cb(c);
+  }
+
+  protected emitState(s: string): void {
+    for (const cb of this.stateCbs) cb(s);
+  }
+
+  onCandidate(cb: (c: IceCandidateInit) => void): void {
+    this.candidateCbs.push(cb);
+  }
+
+  onState(cb: (s: string) => void): void {
+    this.stateCbs.push(cb);
+  }
+
+  waitForFrames(n: number, timeoutMs: number): Promise<VideoReceiveStats> {
+    return this.counter.waitForFrames(n, timeoutMs, this.label);
+  }
+
+  async stats(): Promise<VideoReceiveStats> {
+    return this.counter.stats();
+  }
+
+  /** Depacketizer counters, for diagnosing a failure. */
+  rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
+    return this.counter.depacketizer.stats;
+  }
+}
+
 export class FrameTimeoutError extends Error {
   constructor(
     label: string,

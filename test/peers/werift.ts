@@ -2,24 +2,22 @@
 // RTP is reassembled into H.264 access units by test/peers/h264-depacketizer.ts.
 
 import { RTCPeerConnection, useH264, useOPUS, usePCMU, type RtpPacket as WeriftRtp } from 'werift';
-import { AccessUnitCounter, h264PayloadType, type IceCandidateInit, type Viewer, type VideoReceiveStats, type ViewerOptions } from './viewer.js';
+import { RtpViewer, h264PayloadType, type IceCandidateInit, type Viewer, type ViewerOptions } from './viewer.js';
 
 export interface WeriftViewerOptions extends ViewerOptions {
   /** Also gather a host candidate on 127.0.0.1 (werift skips loopback by default). Default true. */
   loopback?: boolean;
 }
 
-export class WeriftViewer implements Viewer {
+export class WeriftViewer extends RtpViewer implements Viewer {
   readonly kind = 'werift' as const;
   private readonly pc: RTCPeerConnection;
-  private readonly counter = new AccessUnitCounter();
-  private readonly candidateCbs: ((c: IceCandidateInit) => void)[] = [];
-  private readonly stateCbs: ((s: string) => void)[] = [];
   private closed = false;
   /** Every transport gathered for the offer (see close()). */
   private offerTransports: { stop(): Promise<void> }[] = [];
 
   constructor(private readonly opts: WeriftViewerOptions = {}) {
+    super(opts.name ?? 'werift viewer');
     this.pc = new RTCPeerConnection({
       // What a werift app that wants the camera's H.264 configures; VP8 stays offered too.
       codecs: {
@@ -35,11 +33,9 @@ export class WeriftViewer implements Viewer {
       const init: IceCandidateInit = c
         ? { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
         : { candidate: '', sdpMid: null, sdpMLineIndex: null };
-      for (const cb of this.candidateCbs) cb(init);
+      this.emitCandidate(init);
     });
-    this.pc.connectionStateChange.subscribe((s) => {
-      for (const cb of this.stateCbs) cb(s);
-    });
+    this.pc.connectionStateChange.subscribe((s) => this.emitState(s));
     this.pc.onTrack.subscribe((track) => {
       if (track.kind !== 'video') return;
       track.onReceiveRtp.subscribe((rtp: WeriftRtp) => {
@@ -79,27 +75,6 @@ export class WeriftViewer implements Viewer {
       sdpMid: c.sdpMid ?? undefined,
       sdpMLineIndex: c.sdpMLineIndex ?? undefined,
     });
-  }
-
-  onCandidate(cb: (c: IceCandidateInit) => void): void {
-    this.candidateCbs.push(cb);
-  }
-
-  onState(cb: (s: string) => void): void {
-    this.stateCbs.push(cb);
-  }
-
-  waitForFrames(n: number, timeoutMs: number): Promise<VideoReceiveStats> {
-    return this.counter.waitForFrames(n, timeoutMs, this.opts.name ?? 'werift viewer');
-  }
-
-  async stats(): Promise<VideoReceiveStats> {
-    return this.counter.stats();
-  }
-
-  /** Depacketizer counters, for diagnosing a failure. */
-  rtpStats(): AccessUnitCounter['depacketizer']['stats'] {
-    return this.counter.depacketizer.stats;
   }
 
   async close(): Promise<void> {
