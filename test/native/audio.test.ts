@@ -9,9 +9,8 @@ import { chromium } from 'playwright-core';
 import t from 'tap';
 import { AudioTrack, PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../peers/chromium.js';
+import { setPageAnswer, trickleWithPage, type PageWindow } from './chromium-viewer.js';
 import { onlyAudioCodec } from '../peers3/audio-analysis.js';
-
-type W = Window & { v: RTCPeerConnection; pending: RTCIceCandidateInit[]; toEngine(c: RTCIceCandidateInit): void };
 
 /** RMS of 16-bit PCM samples in a WAV file's data chunk, with its declared sample count. */
 function wavStats(path: string): { channels: number; rate: number; samples: number; rms: number } {
@@ -63,14 +62,9 @@ for (const codec of ['opus', 'PCMU', 'PCMA'] as const) t.test(`${codec} both way
       (window as unknown as { munge(s: string): string }).munge = (s: string) => fn(s, c);
     }, [source, codec] as const);
   }
-  await page.exposeFunction('toEngine', (c: RTCIceCandidateInit) => {
-    try { pc.addRemoteCandidate({ candidate: c.candidate ?? '', sdpMid: c.sdpMid ?? null }); } catch { /* ignored */ }
-  });
-  pc.on('candidate', (c) => {
-    page.evaluate((c) => { const w = window as unknown as W; if (w.v.remoteDescription) void w.v.addIceCandidate(c); else w.pending.push(c); }, c).catch(() => undefined);
-  });
+  await trickleWithPage(page, pc);
   const offer = await page.evaluate(async () => {
-    const w = window as unknown as W;
+    const w = window as unknown as PageWindow;
     w.v = new RTCPeerConnection();
     w.pending = [];
     w.v.onicecandidate = (e) => { if (e.candidate) w.toEngine(e.candidate.toJSON()); };
@@ -109,14 +103,10 @@ for (const codec of ['opus', 'PCMU', 'PCMA'] as const) t.test(`${codec} both way
   t.match(answer, /m=audio [1-9]\d* UDP\/TLS\/RTP\/SAVPF \d+/, 'audio accepted');
   t.match(answer, codec === 'opus' ? /a=rtpmap:\d+ opus\/48000\/2/i : new RegExp(`a=rtpmap:\\d+ ${codec}/8000`), `with ${codec}`);
   t.match(answer, /m=audio[\s\S]*a=sendrecv/, 'both ways');
-  await page.evaluate(async (sdp) => {
-    const w = window as unknown as W;
-    await w.v.setRemoteDescription({ type: 'answer', sdp });
-    for (const c of w.pending.splice(0)) await w.v.addIceCandidate(c);
-  }, answer);
+  await setPageAnswer(page, answer);
 
   const readAudio = () => page.evaluate(async () => {
-    const w = window as unknown as W;
+    const w = window as unknown as PageWindow;
     const r = { samples: 0, energy: (window as unknown as { peakRms?: number }).peakRms ?? 0, packets: 0, codec: '' };
     const stats = await w.v.getStats();
     stats.forEach((s: { type: string; kind?: string; totalSamplesReceived?: number; totalAudioEnergy?: number; packetsReceived?: number; codecId?: string }) => {

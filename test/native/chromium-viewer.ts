@@ -8,11 +8,37 @@ export function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
-type PageWindow = Window & {
+/**
+ * The page side: `v` is the page's RTCPeerConnection, `pending` holds the engine's candidates until
+ * the answer is set, `toEngine` hands the page's candidates to the engine.
+ */
+export type PageWindow = Window & {
   v: RTCPeerConnection;
   pending: RTCIceCandidateInit[];
   toEngine(c: RTCIceCandidateInit): void;
 };
+
+/**
+ * Trickles candidates both ways between the page's `v` (made by the caller, its onicecandidate
+ * calling `toEngine`) and the engine peer; a candidate the engine refuses is dropped.
+ */
+export async function trickleWithPage(page: Page, pc: PeerConnection): Promise<void> {
+  await page.exposeFunction('toEngine', (c: RTCIceCandidateInit) => {
+    try { pc.addRemoteCandidate({ candidate: c.candidate ?? '', sdpMid: c.sdpMid ?? null }); } catch { /* ignored */ }
+  });
+  pc.on('candidate', (c) => {
+    page.evaluate((c) => { const w = window as unknown as PageWindow; if (w.v.remoteDescription) void w.v.addIceCandidate(c); else w.pending.push(c); }, c).catch(() => undefined);
+  });
+}
+
+/** Sets the engine's answer on the page's `v`, then adds the engine candidates that waited for it. */
+export async function setPageAnswer(page: Page, sdp: string): Promise<void> {
+  await page.evaluate(async (sdp) => {
+    const w = window as unknown as PageWindow;
+    await w.v.setRemoteDescription({ type: 'answer', sdp });
+    for (const c of w.pending.splice(0)) await w.v.addIceCandidate(c);
+  }, sdp);
+}
 
 export class ChromiumViewer {
   readonly engineCandidates: IceCandidateInit[] = [];
@@ -57,11 +83,7 @@ export class ChromiumViewer {
       return o.sdp ?? '';
     }, restart);
     const answer = await this.pc.setRemoteOffer(offer);
-    await this.page.evaluate(async (sdp) => {
-      const w = window as unknown as PageWindow;
-      await w.v.setRemoteDescription({ type: 'answer', sdp });
-      for (const c of w.pending.splice(0)) await w.v.addIceCandidate(c);
-    }, answer);
+    await setPageAnswer(this.page, answer);
     return [offer, answer];
   }
 

@@ -3,12 +3,9 @@
 // camera reaches the viewer; an unordered, unreliable channel works too.
 import t from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
-import { launch } from './chromium-viewer.js';
+import { launch, setPageAnswer, trickleWithPage, type PageWindow } from './chromium-viewer.js';
 
-type W = Window & {
-  v: RTCPeerConnection; pending: RTCIceCandidateInit[]; toEngine(c: RTCIceCandidateInit): void;
-  got: Record<string, (string | number[])[]>; cameraChannel?: string;
-};
+type W = PageWindow & { got: Record<string, (string | number[])[]>; cameraChannel?: string };
 
 t.test('data channels both ways with Chromium', async (t) => {
   const browser = await launch();
@@ -22,12 +19,7 @@ t.test('data channels both ways with Chromium', async (t) => {
   pc.on('datachannel-message', (m) => pc.sendData(m.id, m.data));
 
   const page = await browser.newPage();
-  await page.exposeFunction('toEngine', (c: RTCIceCandidateInit) => {
-    try { pc.addRemoteCandidate({ candidate: c.candidate ?? '', sdpMid: c.sdpMid ?? null }); } catch { /* ignored */ }
-  });
-  pc.on('candidate', (c) => {
-    page.evaluate((c) => { const w = window as unknown as W; if (w.v.remoteDescription) void w.v.addIceCandidate(c); else w.pending.push(c); }, c).catch(() => undefined);
-  });
+  await trickleWithPage(page, pc);
   const offer = await page.evaluate(async () => {
     const w = window as unknown as W;
     w.v = new RTCPeerConnection();
@@ -60,11 +52,7 @@ t.test('data channels both ways with Chromium', async (t) => {
   const answer = await pc.setRemoteOffer(offer);
   t.match(answer, /m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel/, 'the data channel section is accepted');
   t.match(answer, /a=sctp-port:5000/);
-  await page.evaluate(async (sdp) => {
-    const w = window as unknown as W;
-    await w.v.setRemoteDescription({ type: 'answer', sdp });
-    for (const c of w.pending.splice(0)) await w.v.addIceCandidate(c);
-  }, answer);
+  await setPageAnswer(page, answer);
 
   const got = async () => page.evaluate(() => (window as unknown as W).got);
   let echoes = await got();
