@@ -2,7 +2,20 @@
 // RTP is reassembled into H.264 access units by test/peers/h264-depacketizer.ts.
 
 import { RTCPeerConnection, useH264, useOPUS, usePCMU, type RtpPacket as WeriftRtp } from 'werift';
+import type { RtpPacket } from './h264-depacketizer.js';
 import { RtpViewer, h264PayloadType, type IceCandidateInit, type Viewer, type ViewerOptions } from './viewer.js';
+
+/** werift's RTP packet in the form of test/peers' depacketizer. */
+export function fromWeriftRtp(rtp: WeriftRtp): RtpPacket {
+  return {
+    payloadType: rtp.header.payloadType,
+    sequenceNumber: rtp.header.sequenceNumber,
+    timestamp: rtp.header.timestamp,
+    marker: rtp.header.marker,
+    ssrc: rtp.header.ssrc,
+    payload: rtp.payload,
+  };
+}
 
 export interface WeriftViewerOptions extends ViewerOptions {
   /** Also gather a host candidate on 127.0.0.1 (werift skips loopback by default). Default true. */
@@ -39,14 +52,7 @@ export class WeriftViewer extends RtpViewer implements Viewer {
     this.pc.onTrack.subscribe((track) => {
       if (track.kind !== 'video') return;
       track.onReceiveRtp.subscribe((rtp: WeriftRtp) => {
-        this.counter.pushPacket({
-          payloadType: rtp.header.payloadType,
-          sequenceNumber: rtp.header.sequenceNumber,
-          timestamp: rtp.header.timestamp,
-          marker: rtp.header.marker,
-          ssrc: rtp.header.ssrc,
-          payload: rtp.payload,
-        });
+        this.counter.pushPacket(fromWeriftRtp(rtp));
       });
     });
   }
