@@ -35,7 +35,7 @@ export function senderSpecs(file: string): SenderSpec[] {
   });
   const py = (...args: string[]): Pick<SenderSpec, 'command' | 'args'> => ({ command: DEBIAN_PYTHON, args: [join(ROOT, 'bench/peers/gst_sender.py'), ...args] });
   return [
-    { name: 'kvs-edge', description: 'kvs-edge, videotestsrc smpte raw I420 from gst-launch-1.0 (pipe source) encoded by openh264 at 2 Mbps', ...node('kvs-edge-sender.ts', 'encode') },
+    { name: 'kvs-edge', description: 'kvs-edge, videotestsrc smpte raw I420 from gst-launch-1.0 (pipe source) encoded by openh264 at 2 Mbps, qpMin 32 like gstreamer-encode', ...node('kvs-edge-sender.ts', 'encode') },
     { name: 'kvs-edge-file', description: 'kvs-edge, the H.264 file passed through (looped, paced)', ...node('kvs-edge-sender.ts', 'file', file) },
     { name: 'gstreamer', description: 'GStreamer webrtcbin, the H.264 file via appsrc, rtph264pay once, tee, one webrtcbin per viewer', ...py('file', file) },
     { name: 'gstreamer-encode', description: 'GStreamer webrtcbin, videotestsrc -> openh264enc 2 Mbps, tee, one webrtcbin per viewer', ...py('encode') },

@@ -2,7 +2,8 @@
 // PeerConnection per viewer. Its source is either
 //   encode: the same raw pictures as the GStreamer "encode" sender (videotestsrc's moving SMPTE
 //           pattern, 720p30 I420, live) read from gst-launch-1.0's stdout by kvs-edge's raw 'pipe'
-//           source and encoded by openh264 at 2 Mbps; gst-launch-1.0 is this process's child, so
+//           source and encoded by openh264 at 2 Mbps with a quantiser floor of 32 like
+//           gst_sender.py's openh264enc qp-min=32; gst-launch-1.0 is this process's child, so
 //           the benchmark counts its CPU and memory as the sender's;
 //   file:   the benchmark's H.264 file passed through, looped and paced.
 // Signaling: bench/peers/signaling.ts.
@@ -22,7 +23,7 @@ const track = new VideoTrack({
   fps: CONTENT.fps,
   bitrateKbps: CONTENT.bitrateKbps,
   keyframeInterval: CONTENT.gop,
-  ...(source === 'file' ? { source: 'file', path, loop: true } : { source: 'pipe', command: gstRawPatternCommand(), pipeFormat: 'i420', encoder: 'openh264' }),
+  ...(source === 'file' ? { source: 'file', path, loop: true } : { source: 'pipe', command: gstRawPatternCommand(), pipeFormat: 'i420', encoder: 'openh264', qpMin: 32 }),
 });
 const peers = new Map<string, PeerConnection>();
 

@@ -85,6 +85,8 @@ VideoTrackWrap::VideoTrackWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   config.fps = int_option(env, o, "fps", config.fps);
   config.bitrate_kbps = int_option(env, o, "bitrateKbps", config.bitrate_kbps);
   config.keyframe_interval = int_option(env, o, "keyframeInterval", config.keyframe_interval);
+  config.qp_min = int_option(env, o, "qpMin", 0);
+  config.qp_max = int_option(env, o, "qpMax", 0);
   std::string error;
   track_ = rtc::VideoTrack::create(config, &error);
   if (!track_) throw make_error(env, "ERR_MEDIA", "VideoTrack: " + error);

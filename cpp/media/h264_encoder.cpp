@@ -82,6 +82,8 @@ std::unique_ptr<H264Encoder> open_software(const H264EncoderSettings& s, std::st
   ec.fps = s.fps;
   ec.bitrate_kbps = s.bitrate_kbps;
   ec.keyframe_interval = s.keyframe_interval;
+  ec.qp_min = s.qp_min;
+  ec.qp_max = s.qp_max;
   auto e = OpenH264Encoder::create(ec, error);
   if (!e) return nullptr;
   return std::make_unique<SoftwareEncoder>(std::move(e), std::move(reason));
@@ -101,6 +103,8 @@ std::unique_ptr<HardwareEncoder> open_hardware(const H264EncoderSettings& s, std
   c.fps = s.fps;
   c.bitrate_bps = s.bitrate_kbps * 1000;
   c.idr_period = s.keyframe_interval;
+  c.qp_min = s.qp_min;
+  c.qp_max = s.qp_max;
   for (const std::string& q : s.quirks) {
     if (!apply_v4l2_encoder_quirk(q, &c)) {
       *error = "board profile quirk \"" + q + "\" is not known to this build";

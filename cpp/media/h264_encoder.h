@@ -23,6 +23,7 @@ struct H264EncoderSettings {
   int width_align = 0;               // board profile alignment; 0 = from the quirks / none
   int height_align = 0;
   int width = 640, height = 480, fps = 30, bitrate_kbps = 1000, keyframe_interval = 60;
+  int qp_min = 0, qp_max = 0;        // H.264 QP bounds; 0 = the encoder's default
   // Test hook (qemu): the coded format asked of the M2M node instead of H.264, so `auto`'s
   // run-time check can be exercised on vicodec (FWHT). 0 = H.264.
   uint32_t coded_format_for_test = 0;

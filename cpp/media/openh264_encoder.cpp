@@ -97,6 +97,8 @@ std::unique_ptr<OpenH264Encoder> OpenH264Encoder::create(const EncoderConfig& co
   p.iComplexityMode = LOW_COMPLEXITY;
   p.iMultipleThreadIdc = 1;  // the media thread is the only thread
   p.bEnableDenoise = false;
+  if (config.qp_min > 0) p.iMinQp = config.qp_min;
+  if (config.qp_max > 0) p.iMaxQp = config.qp_max;
 
   SSpatialLayerConfig& layer = p.sSpatialLayers[0];
   layer.iVideoWidth = config.width;

@@ -21,6 +21,7 @@ struct EncoderConfig {
   int fps = 30;
   int bitrate_kbps = 1000;
   int keyframe_interval = 60;  // frames between scheduled IDRs
+  int qp_min = 0, qp_max = 0;  // QP bounds; 0 = openh264's default
 };
 
 class OpenH264Encoder {

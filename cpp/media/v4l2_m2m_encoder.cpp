@@ -356,6 +356,8 @@ void V4l2M2mEncoder::apply_controls() {
     if (c.h264_profile >= 0) set(V4L2_CID_MPEG_VIDEO_H264_PROFILE, "h264_profile", c.h264_profile);
     if (c.h264_level >= 0) set(V4L2_CID_MPEG_VIDEO_H264_LEVEL, "h264_level", c.h264_level);
     if (c.idr_period > 0) set(c.cid_idr_period, "idr_period", c.idr_period);
+    if (c.qp_min > 0) set(V4L2_CID_MPEG_VIDEO_H264_MIN_QP, "h264_min_qp", c.qp_min);
+    if (c.qp_max > 0) set(V4L2_CID_MPEG_VIDEO_H264_MAX_QP, "h264_max_qp", c.qp_max);
     if (c.repeat_sps_pps) set(V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER, "repeat_sps_pps", 1);
     set(V4L2_CID_MPEG_VIDEO_HEADER_MODE, "header_mode",
         V4L2_MPEG_VIDEO_HEADER_MODE_JOINED_WITH_1ST_FRAME);

@@ -29,6 +29,7 @@ struct V4l2EncoderConfig {
   int h264_profile = V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE;  // -1: driver default
   int h264_level = -1;                          // V4L2_MPEG_VIDEO_H264_LEVEL_*; -1: driver default
   int idr_period = 60;                          // frames between IDRs; 0: driver default
+  int qp_min = 0, qp_max = 0;                   // H.264 QP bounds; 0: driver default
   bool repeat_sps_pps = true;                   // SPS/PPS before every IDR
   int output_buffers = 4;                       // raw frames in flight
   int capture_buffers = 4;                      // coded buffers

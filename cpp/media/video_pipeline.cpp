@@ -322,6 +322,18 @@ bool VideoPipeline::validate(const VideoConfig& c, std::string* error) {
     *error = range_error("keyframe_interval", c.keyframe_interval, "must be at least 1");
     return false;
   }
+  if (c.qp_min < 0 || c.qp_min > 51) {
+    *error = range_error("qp_min", c.qp_min, "must be 1..51, or 0 for the encoder's default");
+    return false;
+  }
+  if (c.qp_max < 0 || c.qp_max > 51) {
+    *error = range_error("qp_max", c.qp_max, "must be 1..51, or 0 for the encoder's default");
+    return false;
+  }
+  if (c.qp_min > 0 && c.qp_max > 0 && c.qp_min > c.qp_max) {
+    *error = "invalid video config: qp_min=" + std::to_string(c.qp_min) + " is above qp_max=" + std::to_string(c.qp_max);
+    return false;
+  }
   return true;
 }
 
@@ -375,6 +387,8 @@ std::unique_ptr<VideoPipeline> VideoPipeline::create(const VideoConfig& config,
   es.fps = config.fps;
   es.bitrate_kbps = config.bitrate_kbps;
   es.keyframe_interval = config.keyframe_interval;
+  es.qp_min = config.qp_min;
+  es.qp_max = config.qp_max;
   auto encoder = open_h264_encoder(es, error);
   if (!encoder) return nullptr;
   return std::make_unique<EncodingVideoPipeline>(config, std::move(source), std::move(encoder), std::move(on_frame));

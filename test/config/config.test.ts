@@ -58,6 +58,8 @@ t.test('errors name the field, the value and what is allowed', async (t) => {
     { name: 'discriminator', doc: { credentials: { source: 'vault' } }, expect: [/credentials\.source: got "vault"; allowed: one of "environment", "static", "profile", "iot"/] },
     { name: 'missing required', doc: { credentials: { source: 'iot', endpoint: 'x', roleAlias: 'r', thingName: 't', certFile: '/c' } }, expect: [/credentials\.keyFile: got nothing \(missing\)/] },
     { name: 'cross-field', doc: { video: { bitrate: { minKbps: 5000 } } }, expect: [/video\.bitrate: .*minKbps <= startKbps <= maxKbps/] },
+    { name: 'quantiser bounds crossed', doc: { video: { qpMin: 40, qpMax: 30 } }, expect: [/video\.qpMin: got 40; allowed: at most qpMax \(30\)/] },
+    { name: 'quantiser out of range', doc: { video: { qpMax: 60 } }, expect: [/video\.qpMax/] },
     { name: 'url', doc: { mqtt: { url: 'http://broker' } }, expect: [/mqtt\.url: got "http:\/\/broker"; allowed: must be a URL with scheme mqtt/] },
     { name: 'wildcard prefix', doc: { mqtt: { topicPrefix: 'a/+/b' } }, expect: [/mqtt\.topicPrefix: got "a\/\+\/b"; allowed: must not contain MQTT wildcards/] },
     { name: 'qos', doc: { mqtt: { qos: 2 } }, expect: [/mqtt\.qos: got 2; allowed: one of 0, 1/] },

@@ -96,11 +96,17 @@ const videoSchema = z
       }),
     /** Frames between IDRs. */
     keyframeInterval: z.number().int().min(1).max(600).default(60),
+    /** H.264 quantiser bounds of the encoder (raw sources); unset: the encoder's own. */
+    qpMin: z.number().int().min(1).max(51).optional(),
+    qpMax: z.number().int().min(1).max(51).optional(),
     /** Embed each frame's capture time as H.264 SEI so viewers can measure glass-to-glass latency. */
     captureTimestamps: z.boolean().default(false),
   })
   .prefault({})
   .superRefine((v, ctx) => {
+    if (v.qpMin !== undefined && v.qpMax !== undefined && v.qpMin > v.qpMax) {
+      ctx.addIssue({ code: 'custom', path: ['qpMin'], message: `at most qpMax (${v.qpMax})` });
+    }
     const h264Source = v.source.type === 'file' || (v.source.type === 'pipe' && v.source.format === 'h264');
     if (h264Source && v.encoder !== 'auto' && v.encoder !== 'passthrough') {
       ctx.addIssue({ code: 'custom', path: ['encoder'], message: `must be auto or passthrough: source ${v.source.type} gives H.264 already (got ${v.encoder})` });

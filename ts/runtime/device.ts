@@ -89,7 +89,7 @@ export class DeviceError extends Error {
 
 /** What the encoded track is made from: a change of any of it needs a new track. */
 function trackKey(c: Config, video: VideoSettings): string {
-  return JSON.stringify([c.video.source, c.video.encoder, c.video.encoderDevice, c.video.captureTimestamps, video.width, video.height, video.fps, c.video.keyframeInterval, c.audio.source, c.audio.path]);
+  return JSON.stringify([c.video.source, c.video.encoder, c.video.encoderDevice, c.video.captureTimestamps, video.width, video.height, video.fps, c.video.keyframeInterval, c.video.qpMin, c.video.qpMax, c.audio.source, c.audio.path]);
 }
 
 /** The native track options for the configured source and encoder, with the board profile's encoder facts. */
@@ -318,6 +318,8 @@ export class Device implements DeviceController {
         fps: video.fps,
         bitrateKbps: kbps,
         keyframeInterval: c.video.keyframeInterval,
+        ...(c.video.qpMin !== undefined ? { qpMin: c.video.qpMin } : {}),
+        ...(c.video.qpMax !== undefined ? { qpMax: c.video.qpMax } : {}),
       });
       this.#trackKey = trackKey(c, video);
       const s = track.stats();

@@ -122,6 +122,23 @@ TEST(OpenH264Encoder, KeyframeRequestIsHonouredWhileRateControlSkips) {
   EXPECT_EQ(nal_types(*f), kIdrAccessUnit);
 }
 
+TEST(OpenH264Encoder, AQuantiserFloorCapsTheBitsOfAnEasyScene) {
+  // At 8 Mbps the pattern needs far less than the target: rate control would spend bits on
+  // detail; a floor of QP 45 makes every picture coarser and smaller (P pictures compared).
+  auto bytes = [](int qp_min) {
+    EncoderConfig c{640, 480, 30, 8000, 1000};
+    c.qp_min = qp_min;
+    Rig rig(c);
+    size_t total = 0;
+    for (int i = 0; i < 30; ++i)
+      if (auto f = rig.next(); f && !f->keyframe) total += f->data.size();
+    return total;
+  };
+  const size_t free_qp = bytes(0), floored = bytes(45);
+  EXPECT_GT(floored, 0u);
+  EXPECT_LT(floored * 10, free_qp * 9) << "QP >= 45: " << floored << " bytes, default: " << free_qp;
+}
+
 TEST(OpenH264Encoder, NonPositiveBitrateIsRefused) {
   Rig rig(vga());
   EXPECT_FALSE(rig.encoder->set_bitrate(0));

@@ -86,6 +86,9 @@ TEST(VideoPipeline, BadConfigsAreRejectedNamingFieldAndValue) {
       {"zero bitrate", with([](VideoConfig& c) { c.bitrate_kbps = 0; }), "bitrate_kbps=0"},
       {"negative bitrate", with([](VideoConfig& c) { c.bitrate_kbps = -5; }), "bitrate_kbps=-5"},
       {"no keyframes", with([](VideoConfig& c) { c.keyframe_interval = 0; }), "keyframe_interval=0"},
+      {"qp floor", with([](VideoConfig& c) { c.qp_min = 52; }), "qp_min=52"},
+      {"qp ceiling", with([](VideoConfig& c) { c.qp_max = -1; }), "qp_max=-1"},
+      {"qp bounds crossed", with([](VideoConfig& c) { c.qp_min = 40; c.qp_max = 30; }), "qp_min=40 is above qp_max=30"},
       {"unknown source", with([](VideoConfig& c) { c.source = "webcam"; }), "source=\"webcam\""},
   };
   Collector collector;
