@@ -445,6 +445,8 @@ Napi::Value PeerConnectionWrap::get_stats(const Napi::CallbackInfo& info) {
   num("retransmitted", static_cast<double>(s.retransmitted));
   o.Set("rtx", s.rtx);
   num("sendErrors", static_cast<double>(s.send_errors));
+  num("sendBatches", static_cast<double>(s.send_batches));
+  num("packetsSentBatched", static_cast<double>(s.packets_sent_batched));
   num("audioPacketsSent", static_cast<double>(s.audio_packets_sent));
   num("audioPacketsReceived", static_cast<double>(s.audio_packets_received));
   num("audioBytesReceived", static_cast<double>(s.audio_bytes_received));

@@ -4,6 +4,7 @@
 #include <nice/agent.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "log.h"
@@ -137,6 +138,10 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
   // is its default. 5 ms is RFC 8445's floor (section 14.2); a camera has a handful of pairs, so
   // the faster pacing costs a few packets and brings the first check, and media, 15 ms sooner.
   g_object_set(agent_, "stun-pacing-timer", kCheckPacingMs, nullptr);
+  // No UPnP port mapping (libnice's default when built with gupnp, as Debian's is): STUN and TURN
+  // do NAT traversal here, and UPnP cost every agent eight more sockets that every loop
+  // iteration polls, and SSDP searches, per viewer (docs/send-path.md).
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent_), "upnp")) g_object_set(agent_, "upnp", FALSE, nullptr);
   for (const auto& ip : options.local_addresses) {
     NiceAddress addr;
     nice_address_init(&addr);
@@ -174,6 +179,7 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
   g_signal_connect(agent_, "new-candidate-full", G_CALLBACK(&IceTransport::on_candidate), this);
   g_signal_connect(agent_, "candidate-gathering-done", G_CALLBACK(&IceTransport::on_gathering_done), this);
   g_signal_connect(agent_, "component-state-changed", G_CALLBACK(&IceTransport::on_component_state), this);
+  g_signal_connect(agent_, "new-selected-pair-full", G_CALLBACK(&IceTransport::on_selected_pair), this);
   nice_agent_attach_recv(agent_, stream_, kComponent, context_, &IceTransport::on_receive, this);
   return true;
 }
@@ -246,7 +252,9 @@ void IceTransport::remote_gathering_done() {
 
 bool IceTransport::restart() {
   if (!agent_) return false;
-  return nice_agent_restart_stream(agent_, stream_);
+  bool ok = nice_agent_restart_stream(agent_, stream_);
+  refresh_send_path();
+  return ok;
 }
 
 bool IceTransport::send(const uint8_t* data, size_t size) {
@@ -256,7 +264,57 @@ bool IceTransport::send(const uint8_t* data, size_t size) {
                          reinterpret_cast<const gchar*>(data)) >= 0;
 }
 
+void IceTransport::send_batch(Datagram* d, size_t n) {
+  size_t next = 0;
+  if (send_socket_ && !g_socket_is_closed(send_socket_)) {
+    auto out = batcher_.send(g_socket_get_fd(send_socket_), reinterpret_cast<const sockaddr*>(&send_to_),
+                             send_to_len_, d, n);
+    batch_syscalls_ += out.syscalls;
+    batched_datagrams_ += out.sent;
+    // A full socket buffer drops the rest, as nice_agent_send would (a slow viewer is never
+    // waited for); any other refusal hands the rest to libnice.
+    if (out.error == EAGAIN || out.error == EWOULDBLOCK || out.error == ENOBUFS) return;
+    if (out.error) KVS_DEBUG(id_, "batched send refused (%s): the rest through libnice", std::strerror(out.error));
+    next = out.next;
+  }
+  for (size_t i = next; i < n; ++i) d[i].sent = send(d[i].data, d[i].size);
+}
+
+void IceTransport::refresh_send_path() {
+  if (send_socket_) g_object_unref(send_socket_);
+  send_socket_ = nullptr;
+  send_to_len_ = 0;
+  NiceCandidate* l = nullptr;
+  NiceCandidate* r = nullptr;
+  if (!agent_ || !nice_agent_get_selected_pair(agent_, stream_, kComponent, &l, &r)) return;
+  // NULL for a relayed local candidate (TURN wraps each packet) and for TCP pairs (RFC 4571
+  // framing): those stay with nice_agent_send.
+  GSocket* socket = nice_agent_get_selected_socket(agent_, stream_, kComponent);
+  if (!socket) return;
+  if (g_socket_get_socket_type(socket) != G_SOCKET_TYPE_DATAGRAM) {
+    g_object_unref(socket);
+    return;
+  }
+  std::memset(&send_to_, 0, sizeof send_to_);
+  nice_address_copy_to_sockaddr(&r->addr, reinterpret_cast<sockaddr*>(&send_to_));
+  switch (send_to_.ss_family) {
+    case AF_INET: send_to_len_ = sizeof(sockaddr_in); break;
+    case AF_INET6: send_to_len_ = sizeof(sockaddr_in6); break;
+    default:
+      g_object_unref(socket);
+      return;
+  }
+  send_socket_ = socket;
+  KVS_DEBUG(id_, "batched send path to %s (%s pair)", address_string(r->addr).c_str(), candidate_type(l->type));
+}
+
+void IceTransport::on_selected_pair(NiceAgent*, guint, guint, void*, void*, gpointer p) {
+  static_cast<IceTransport*>(p)->refresh_send_path();
+}
+
 void IceTransport::close() {
+  if (send_socket_) g_object_unref(send_socket_);
+  send_socket_ = nullptr;
   if (!agent_) return;
   g_signal_handlers_disconnect_by_data(agent_, this);
   nice_agent_attach_recv(agent_, stream_, kComponent, context_, nullptr, nullptr);
@@ -305,6 +363,7 @@ void IceTransport::on_gathering_done(NiceAgent*, guint, gpointer p) {
 
 void IceTransport::on_component_state(NiceAgent*, guint, guint, guint state, gpointer p) {
   auto* self = static_cast<IceTransport*>(p);
+  self->refresh_send_path();  // a failed or restarted component may have lost or changed its pair
   switch (state) {
     case NICE_COMPONENT_STATE_CONNECTING:
       if (!self->ever_connected_) self->set_state(State::kConnecting);

@@ -7,6 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <gio/gio.h>
+#include <sys/socket.h>
+
+#include "udp_batch.h"
+
 typedef struct _NiceAgent NiceAgent;
 
 namespace kvs::rtc {
@@ -67,6 +72,14 @@ class IceTransport {
   // ICE restart (RFC 8445 9): new local credentials, checks start again.
   bool restart();
   bool send(const uint8_t* data, size_t size);
+  // Sends d[0..n) in order and marks each datagram that left (docs/send-path.md). On a UDP pair
+  // with a local socket (host, server- or peer-reflexive) they go in one sendmmsg call, runs of
+  // equal size as UDP GSO; on a relayed or TCP pair, with no pair, or when the socket refuses
+  // the batch with anything but a full buffer, through nice_agent_send one by one.
+  void send_batch(Datagram* d, size_t n);
+  // Fast-path counters: sendmmsg calls made, and datagrams that left through them.
+  uint64_t batch_syscalls() const { return batch_syscalls_; }
+  uint64_t batched_datagrams() const { return batched_datagrams_; }
   void close();
   State state() const { return state_; }
   // "host"/"srflx"/"prflx"/"relay" and addresses of the selected pair, when there is one.
@@ -81,6 +94,10 @@ class IceTransport {
   static void on_receive(NiceAgent*, guint stream, guint component, guint len, gchar* buf,
                          gpointer self);
   void set_state(State s);
+  static void on_selected_pair(NiceAgent*, guint stream, guint component, void* local, void* remote,
+                               gpointer self);
+  // Re-reads the selected pair: the socket and address the batched path sends with, or none.
+  void refresh_send_path();
 
   Listener* listener_;
   GMainContext* context_;
@@ -90,6 +107,13 @@ class IceTransport {
   State state_ = State::kNew;
   bool relay_only_ = false;
   bool ever_connected_ = false;
+  // The batched send path: libnice's socket of the selected pair (a reference held) and the
+  // remote address, while the pair is a UDP one with a local base socket.
+  GSocket* send_socket_ = nullptr;
+  sockaddr_storage send_to_{};
+  socklen_t send_to_len_ = 0;
+  UdpBatchSender batcher_;
+  uint64_t batch_syscalls_ = 0, batched_datagrams_ = 0;
 };
 
 const char* to_string(IceTransport::State s);

@@ -674,9 +674,24 @@ void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {
     KVS_INFO(config_.id, "first keyframe sent %.1f ms after the offer", stats_.first_frame_ms);
   }
   uint32_t ts = frame->rtp_timestamp + ts_offset_;
-  for (size_t i = 0; i < frame->payloads.size(); ++i) {
+  // The whole frame is written and protected first, in sequence (and transport-cc) order, then
+  // handed to ICE as one batch: one system call on a UDP pair (docs/send-path.md).
+  size_t n = frame->payloads.size();
+  if (batch_buffer_.size() < n * kPacketSlot) batch_buffer_.resize(n * kPacketSlot);
+  batch_.clear();
+  for (size_t i = 0; i < n; ++i) {
     uint16_t seq = static_cast<uint16_t>(seq_base_ + (frame->first_packet + i - first_packet_));
-    send_rtp_packet(frame->payloads[i], seq, ts, false);
+    uint8_t* slot = batch_buffer_.data() + i * kPacketSlot;
+    if (size_t len = build_rtp_packet(frame->payloads[i], seq, ts, false, slot)) batch_.push_back({slot, len, false});
+  }
+  ice_->send_batch(batch_.data(), batch_.size());
+  for (const Datagram& d : batch_) {
+    if (!d.sent) {
+      ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
+      continue;
+    }
+    ++stats_.packets_sent;
+    stats_.bytes_sent += d.size;
   }
   ++stats_.frames_sent;
   if (frame->keyframe) ++stats_.keyframes_sent;
@@ -947,10 +962,9 @@ void PeerConnection::set_remote_answer(const std::string& sdp, std::function<voi
   done(std::nullopt);
 }
 
-void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,
-                                     bool retransmission) {
-  uint8_t buf[kRtpMaxHeaderSize + 2 + 1500 + kSrtpMaxTrailer];
-  if (payload.data.size() > 1500) return;
+size_t PeerConnection::build_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission,
+                                        uint8_t* buf) {
+  if (payload.data.size() > 1500) return 0;
   RtpHeader h;
   h.marker = payload.marker;
   h.payload_type = static_cast<uint8_t>(video_pt_);
@@ -971,10 +985,21 @@ void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, ui
   }
   std::copy(payload.data.begin(), payload.data.end(), buf + offset);
   size_t len = offset + payload.data.size();
-  bool protected_ok = srtp_out_.protect_rtp(buf, &len);
+  if (!srtp_out_.protect_rtp(buf, &len)) {
+    ++stats_.send_errors;
+    return 0;
+  }
   // Numbered, so recorded even when the socket refuses it: lost to the viewer all the same.
-  if (protected_ok) sent_transport_cc(h, len);
-  if (!protected_ok || !ice_->send(buf, len)) {
+  sent_transport_cc(h, len);
+  return len;
+}
+
+void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts,
+                                     bool retransmission) {
+  uint8_t buf[kPacketSlot];
+  size_t len = build_rtp_packet(payload, seq, ts, retransmission, buf);
+  if (!len) return;
+  if (!ice_->send(buf, len)) {
     ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
     return;
   }
@@ -1213,6 +1238,10 @@ PeerStats PeerConnection::stats() const {
     s.audio_sink_restarts = a.restarts;
   }
   s.dtls_role = dtls_ ? (dtls_->is_client() ? "client" : "server") : "";
+  if (ice_) {
+    s.send_batches = ice_->batch_syscalls();
+    s.packets_sent_batched = ice_->batched_datagrams();
+  }
   if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
   return s;
 }

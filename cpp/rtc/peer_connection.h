@@ -59,6 +59,9 @@ struct PeerStats {
   uint64_t pli_received = 0, fir_received = 0, nack_received = 0, retransmitted = 0;
   bool rtx = false;  // retransmissions go out as RTX
   uint64_t send_errors = 0;
+  // Video packets that left in batched sends (sendmmsg / UDP GSO, docs/send-path.md), and those
+  // system calls; both stay 0 on a relayed (TURN) or TCP pair, where libnice sends each packet.
+  uint64_t send_batches = 0, packets_sent_batched = 0;
   uint64_t data_messages_sent = 0, data_messages_received = 0, data_bytes_sent = 0, data_bytes_received = 0;
   uint64_t audio_packets_sent = 0, audio_packets_received = 0, audio_bytes_received = 0;
   uint64_t audio_samples_written = 0;
@@ -150,7 +153,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   std::optional<PeerError> apply_offer(const SessionDescription& offer, SessionDescription* answer);
   std::string finish_answer();
   void set_state(PeerState s);
+  // One video packet written and SRTP-protected into buf (kPacketSlot bytes): its length, or 0
+  // when it cannot go (a refused protect is counted as a send error).
+  size_t build_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission, uint8_t* buf);
   void send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission);
+  static constexpr size_t kPacketSlot = kRtpMaxHeaderSize + 2 + 1500 + kSrtpMaxTrailer;
   void handle_rtcp(uint8_t* data, size_t size);
   void send_sender_report();
   void send_receiver_report();
@@ -263,6 +270,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   int64_t last_rtp_time_us_ = 0;
   int64_t last_keyframe_request_us_ = 0;
   guint report_timer_ = 0;
+  // A frame's packets for one batched send, reused from frame to frame.
+  std::vector<uint8_t> batch_buffer_;
+  std::vector<Datagram> batch_;
   int64_t last_rtcp_us_ = 0;  // when the viewer last sent RTCP (RTCP timeout)
 
   // Timing and counters

@@ -194,6 +194,11 @@ export interface PeerStats {
   dtlsRole?: 'client' | 'server';
   srtpProfile?: 'SRTP_AES128_CM_SHA1_80' | 'SRTP_AEAD_AES_128_GCM';
   sendErrors: number;
+  /** Batched sends of video (docs/send-path.md): system calls (sendmmsg, runs of equal-size
+   * packets as UDP GSO) and the packets that left through them. Both stay 0 on a relayed (TURN)
+   * or TCP pair, where libnice sends each packet. */
+  sendBatches: number;
+  packetsSentBatched: number;
   retransmitted: number;
   /** Retransmissions go out as RTX (RFC 4588) because the viewer negotiated it. */
   rtx: boolean;
