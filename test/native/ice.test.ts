@@ -44,6 +44,8 @@ for (const transport of ['udp', 'tcp'] as const) {
     t.ok(viewer.engineCandidates.every((c) => c.candidate === '' || / typ relay/.test(c.candidate)), 'the engine offered relay candidates only');
     const stats = await pc.getStats();
     t.equal(stats.selectedPair?.localType, 'relay', 'the selected local candidate is the relay');
+    t.ok(stats.packetsSent > 0 && stats.sendBatches === 0 && stats.packetsSentBatched === 0,
+      `libnice sends each packet through the relay (${stats.packetsSent} sent, ${stats.sendBatches} batched calls)`);
   });
 }
 
@@ -58,17 +60,22 @@ t.test('IPv6 host candidates carry the media', async (t) => {
   t.ok(seen.frames >= 30, `frames decoded over IPv6 (${seen.frames})`);
   const stats = await pc.getStats();
   t.ok(stats.selectedPair?.local.includes(':') && stats.selectedPair.local.startsWith(v6.address), `selected pair is IPv6: ${stats.selectedPair?.local}`);
+  t.ok(stats.packetsSentBatched > 0, `batched sends over IPv6 (${stats.packetsSentBatched} packets in ${stats.sendBatches} calls)`);
 });
 
 t.test('ICE restart: new credentials, the picture keeps coming', async (t) => {
   const pc = new PeerConnection();
   const { viewer, answer, seen } = await stream(t, pc);
   t.ok(seen.frames >= 30, 'frames before the restart');
+  const before = await pc.getStats();
+  t.ok(before.packetsSentBatched > 0, `batched sends before the restart (${before.packetsSentBatched} packets)`);
   const [offer2, answer2] = await viewer.negotiate(true);
   t.not(iceUfrag(offer2), undefined);
   t.not(iceUfrag(answer2), iceUfrag(answer), 'the answer to the restart has a new ICE ufrag');
   const after = await viewer.waitForFrames(seen.frames + 60, 15000);
   t.ok(after.frames >= seen.frames + 60, `frames kept decoding after the restart (${seen.frames} -> ${after.frames})`);
+  const restarted = await pc.getStats();
+  t.ok(restarted.packetsSentBatched > before.packetsSentBatched, `batched sends after the restart (${before.packetsSentBatched} -> ${restarted.packetsSentBatched} packets, pair ${restarted.selectedPair?.local} -> ${restarted.selectedPair?.remote})`);
   t.equal(after.state, 'connected');
 });
 
