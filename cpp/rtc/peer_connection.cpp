@@ -496,6 +496,9 @@ void PeerConnection::on_ice_gathering_done() {
     done(std::nullopt, finish_answer());
     return;
   }
+  // Gathering can end inside gather() itself (host candidates only, no UPnP to wait for): the
+  // description still being written carries a=end-of-candidates, no separate event is due.
+  if (local_pending_) return;
   if (observer_) observer_->on_gathering_done();
 }
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "srtp_protect.h"
+
 namespace kvs::rtc {
 namespace {
 
@@ -25,6 +27,7 @@ size_t srtp_key_length(SrtpProfile) { return 16; }
 size_t srtp_salt_length(SrtpProfile p) { return p == SrtpProfile::kAeadAes128Gcm ? 12 : 14; }
 
 SrtpSession::~SrtpSession() {
+  rtp_out_.reset();
   if (session_) srtp_dealloc(session_);
 }
 
@@ -54,6 +57,8 @@ bool SrtpSession::init(Direction dir, SrtpProfile profile, const uint8_t* key, s
     srtp_dealloc(session_);
     session_ = nullptr;
   }
+  rtp_out_.reset();
+  if (dir == kOutbound && !(rtp_out_ = RtpProtector::create(profile, key, key_len, error))) return false;
   srtp_err_status_t st = srtp_create(&session_, &policy);
   if (st != srtp_err_status_ok) {
     session_ = nullptr;
@@ -64,6 +69,7 @@ bool SrtpSession::init(Direction dir, SrtpProfile profile, const uint8_t* key, s
 }
 
 bool SrtpSession::protect_rtp(uint8_t* packet, size_t* len) {
+  if (rtp_out_) return session_ && rtp_out_->protect(packet, len);
   int n = static_cast<int>(*len);
   if (!session_ || srtp_protect(session_, packet, &n) != srtp_err_status_ok) return false;
   *len = static_cast<size_t>(n);

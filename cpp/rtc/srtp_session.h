@@ -2,8 +2,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "srtp_protect.h"
 
 struct srtp_ctx_t_;
 
@@ -41,6 +44,7 @@ class SrtpSession {
   bool ready() const { return session_ != nullptr; }
 
   // In place: *len grows by the trailer (buffer needs kSrtpMaxTrailer spare bytes) or shrinks.
+  // Outbound RTP goes through RtpProtector (srtp_protect.h, OpenSSL); the rest through libsrtp2.
   bool protect_rtp(uint8_t* packet, size_t* len);
   bool protect_rtcp(uint8_t* packet, size_t* len);
   bool unprotect_rtp(uint8_t* packet, size_t* len);
@@ -48,6 +52,7 @@ class SrtpSession {
 
  private:
   srtp_ctx_t_* session_ = nullptr;
+  std::unique_ptr<RtpProtector> rtp_out_;
 };
 
 }  // namespace kvs::rtc
