@@ -272,7 +272,8 @@ void IceTransport::send_batch(Datagram* d, size_t n) {
     batch_syscalls_ += out.syscalls;
     batched_datagrams_ += out.sent;
     // A full socket buffer drops the rest, as nice_agent_send would (a slow viewer is never
-    // waited for); any other refusal hands the rest to libnice.
+    // waited for); what a local firewall dropped stays dropped (the batcher went on past it);
+    // any other refusal hands the rest to libnice.
     if (out.error == EAGAIN || out.error == EWOULDBLOCK || out.error == ENOBUFS) return;
     if (out.error) KVS_DEBUG(id_, "batched send refused (%s): the rest through libnice", std::strerror(out.error));
     next = out.next;

@@ -110,6 +110,11 @@ UdpBatchSender::Outcome UdpBatchSender::send(int fd, const sockaddr* to, socklen
       continue;
     }
     int error = r == 0 ? EAGAIN : errno;
+    if (error == EPERM) {
+      out.dropped += runs_[0].count;
+      i += runs_[0].count;
+      continue;
+    }
     if (gso_ && runs_[0].count > 1 && gso_refusal(error)) {
       gso_ = false;  // and send the same datagrams again one by one
       continue;

@@ -48,6 +48,10 @@ class UdpBatchSender {
     size_t syscalls = 0;  // sendmmsg calls made
     size_t next = 0;      // first datagram not sent (n when all were)
     int error = 0;        // errno of the refusal that stopped the batch
+    // Datagrams of messages a local firewall refused (EPERM: a netfilter DROP verdict). They
+    // are lost like any dropped packet, as nice_agent_send's would be: not sent another way,
+    // and the batch goes on with the next message.
+    size_t dropped = 0;
   };
 
   // Sends d[0..n) in order to `to` on the datagram socket fd; marks each sent one. Stops at the

@@ -1,6 +1,9 @@
 // Loss test: the engine in one network namespace, a werift viewer in another, joined by a veth
 // pair; nftables in the engine's namespace drops 5 % of the UDP packets over 200 bytes it sends
-// (the media; STUN checks and RTCP are smaller) once the session is up. werift's receiver NACKs
+// (the media; STUN checks and RTCP are smaller) once the session is up. The output hook sees
+// what the engine hands the kernel: a frame's equal-size packets as one UDP GSO buffer, so a
+// drop loses that run of packets; the engine does not send a firewall-dropped buffer again
+// (udp_batch.h). werift's receiver NACKs
 // gaps; access units are counted complete by AuAssembler, which waits for retransmissions and,
 // like libwebrtc's packet buffer, needs the packet before an access unit to find its start (a
 // lost last packet of one access unit also costs the next one until it is repaired).

@@ -198,6 +198,25 @@ TEST(UdpBatchSender, AFullBufferStopsTheBatchWhereTheKernelStopped) {
   EXPECT_FALSE(d[4].sent);
 }
 
+TEST(UdpBatchSender, AFirewallDropLosesThatMessageOnlyAndTheBatchGoesOn) {
+  std::vector<std::vector<uint8_t>> s;
+  auto d = datagrams({1200, 600, 1200, 600, 1200}, &s);
+  FakeOps ops;
+  ops.script = {1, -EPERM};  // the first run taken; netfilter drops the second; the rest pass
+  UdpBatchSender sender(&ops);
+  auto to = loopback(9);
+  auto out = sender.send(3, reinterpret_cast<sockaddr*>(&to), sizeof to, d.data(), d.size());
+  EXPECT_EQ(out.error, 0);
+  EXPECT_EQ(out.next, d.size());
+  EXPECT_EQ(out.dropped, 2u);
+  EXPECT_EQ(out.sent, 3u);
+  EXPECT_EQ(out.syscalls, 3u);
+  EXPECT_TRUE(sender.gso());
+  EXPECT_TRUE(d[0].sent && d[1].sent);
+  EXPECT_FALSE(d[2].sent || d[3].sent) << "dropped, not sent again";
+  EXPECT_TRUE(d[4].sent);
+}
+
 TEST(UdpBatchSender, AnotherErrorIsReportedWithTheFirstUnsentDatagram) {
   std::vector<std::vector<uint8_t>> s;
   auto d = datagrams({500, 500}, &s);
