@@ -679,23 +679,20 @@ void PeerConnection::on_track_frame(const PacketizedFramePtr& frame) {
   uint32_t ts = frame->rtp_timestamp + ts_offset_;
   // The whole frame is written and protected first, in sequence (and transport-cc) order, then
   // handed to ICE as one batch: one system call on a UDP pair (docs/send-path.md).
+  // The scratch is the network thread's, shared by every peer (they send one after another):
+  // a viewer does not keep a buffer as large as the largest IDR it was sent.
+  static thread_local std::vector<uint8_t> buffer;
+  static thread_local std::vector<Datagram> batch;
   size_t n = frame->payloads.size();
-  if (batch_buffer_.size() < n * kPacketSlot) batch_buffer_.resize(n * kPacketSlot);
-  batch_.clear();
+  if (buffer.size() < n * kPacketSlot) buffer.resize(n * kPacketSlot);
+  batch.clear();
   for (size_t i = 0; i < n; ++i) {
     uint16_t seq = static_cast<uint16_t>(seq_base_ + (frame->first_packet + i - first_packet_));
-    uint8_t* slot = batch_buffer_.data() + i * kPacketSlot;
-    if (size_t len = build_rtp_packet(frame->payloads[i], seq, ts, false, slot)) batch_.push_back({slot, len, false});
+    uint8_t* slot = buffer.data() + i * kPacketSlot;
+    if (size_t len = build_rtp_packet(frame->payloads[i], seq, ts, false, slot)) batch.push_back({slot, len, false});
   }
-  ice_->send_batch(batch_.data(), batch_.size());
-  for (const Datagram& d : batch_) {
-    if (!d.sent) {
-      ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
-      continue;
-    }
-    ++stats_.packets_sent;
-    stats_.bytes_sent += d.size;
-  }
+  ice_->send_batch(batch.data(), batch.size());
+  for (const Datagram& d : batch) count_sent(d.sent, d.size);
   ++stats_.frames_sent;
   if (frame->keyframe) ++stats_.keyframes_sent;
   last_rtp_ts_ = ts;
@@ -1002,13 +999,18 @@ void PeerConnection::send_rtp_packet(const RtpPayload& payload, uint16_t seq, ui
   uint8_t buf[kPacketSlot];
   size_t len = build_rtp_packet(payload, seq, ts, retransmission, buf);
   if (!len) return;
-  if (!ice_->send(buf, len)) {
+  bool sent = ice_->send(buf, len);
+  count_sent(sent, len);
+  if (sent && retransmission) ++stats_.retransmitted;
+}
+
+void PeerConnection::count_sent(bool sent, size_t len) {
+  if (!sent) {
     ++stats_.send_errors;  // a slow or gone viewer: dropped and counted, never waited for
     return;
   }
   ++stats_.packets_sent;
   stats_.bytes_sent += len;
-  if (retransmission) ++stats_.retransmitted;
 }
 
 void PeerConnection::handle_rtcp(uint8_t* data, size_t size) {
@@ -1244,8 +1246,8 @@ PeerStats PeerConnection::stats() const {
   if (ice_) {
     s.send_batches = ice_->batch_syscalls();
     s.packets_sent_batched = ice_->batched_datagrams();
+    s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
   }
-  if (ice_) s.has_pair = ice_->selected_pair(&s.local_address, &s.remote_address, &s.local_type, &s.remote_type);
   return s;
 }
 

@@ -157,6 +157,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   // when it cannot go (a refused protect is counted as a send error).
   size_t build_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission, uint8_t* buf);
   void send_rtp_packet(const RtpPayload& payload, uint16_t seq, uint32_t ts, bool retransmission);
+  void count_sent(bool sent, size_t len);  // a video packet that left (or was refused) in stats
   static constexpr size_t kPacketSlot = kRtpMaxHeaderSize + 2 + 1500 + kSrtpMaxTrailer;
   void handle_rtcp(uint8_t* data, size_t size);
   void send_sender_report();
@@ -270,9 +271,6 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection>,
   int64_t last_rtp_time_us_ = 0;
   int64_t last_keyframe_request_us_ = 0;
   guint report_timer_ = 0;
-  // A frame's packets for one batched send, reused from frame to frame.
-  std::vector<uint8_t> batch_buffer_;
-  std::vector<Datagram> batch_;
   int64_t last_rtcp_us_ = 0;  // when the viewer last sent RTCP (RTCP timeout)
 
   // Timing and counters
