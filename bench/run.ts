@@ -4,11 +4,12 @@ import { cpus, totalmem } from 'node:os';
 import { benchKvsEdgeTtff } from './ttff.js';
 import { main as benchEncoder } from './encoder.js';
 import { runPeerBench } from './peers.js';
+import { runMemoryBench } from './memory.js';
 
 // `npm run bench -- encoder peers`: only those parts (default: all). `--quick`: a short peers run.
 const parts = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const quick = process.argv.includes('--quick');
-const known = ['ttff', 'encoder', 'peers'];
+const known = ['ttff', 'encoder', 'peers', 'memory'];
 for (const p of parts) if (!known.includes(p)) throw new Error(`npm run bench: unknown part "${p}" (parts: ${known.join(', ')})`);
 const want = (part: string): boolean => parts.length === 0 || parts.includes(part);
 
@@ -44,5 +45,19 @@ if (want('peers')) {
     warmupMs: quick ? 500 : Number(env.BENCH_WARMUP_MS ?? 3000),
     windowMs: quick ? 2000 : Number(env.BENCH_WINDOW_MS ?? 10000),
     ...(env.BENCH_SENDERS ? { senders: env.BENCH_SENDERS.split(',') } : {}),
+  });
+}
+
+if (want('memory')) {
+  // `kvs-edge run` idle and with viewers, start-up to READY=1, against the bare Node: bench/memory.ts.
+  console.log(`\n## Memory and start-up of kvs-edge run (production mode, 720p30 pattern)`);
+  const env = process.env;
+  await runMemoryBench({
+    viewerCounts: quick ? [1, 2] : (env.BENCH_VIEWERS ?? '1,5,10').split(',').map(Number),
+    warmupMs: quick ? 1000 : Number(env.BENCH_WARMUP_MS ?? 5000),
+    windowMs: quick ? 2000 : Number(env.BENCH_WINDOW_MS ?? 10000),
+    startups: quick ? 2 : Number(env.BENCH_STARTUPS ?? 5),
+    ...(env.BENCH_NODE_ARGS ? { nodeArgs: env.BENCH_NODE_ARGS.split(' ').filter(Boolean) } : {}),
+    ...(env.BENCH_NODE ? { node: env.BENCH_NODE } : {}),
   });
 }
