@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { DescribeSignalingChannelCommand, KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { ControlPlane, StaticCredentialsProvider, createChannelSignaling } from '../../ts/kvs/index.js';
-import { next } from './helpers.js';
+import { next, waitFor } from './helpers.js';
 
 interface Banner {
   endpoint: string;
@@ -22,8 +22,10 @@ t.test('kvs-edge local: prints its endpoint, serves the channels, GO_AWAY and ex
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, '--', '--channel', 'front,back', '--no-turn'], {
     cwd: process.cwd(),
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -47,6 +49,11 @@ t.test('kvs-edge local: prints its endpoint, serves the channels, GO_AWAY and ex
     cp.close();
   });
   await master.open();
+  const status = next<[{ correlationId: string; description: string }]>(master, 'statusResponse');
+  master.sendSdpAnswer({ type: 'answer', sdp: 'v=0\r\n' }, 'ghost', 'c-ghost-1');
+  const [resp] = await status;
+  t.match(resp, { correlationId: 'c-ghost-1', description: /recipient ghost is not connected/ });
+  t.ok(await waitFor(() => /master on arn:aws:kinesisvideo:.*back.* not delivered: SDP_ANSWER dropped: recipient ghost is not connected \(InvalidArgumentException; STATUS_RESPONSE sent\)/.test(stderr)), 'the drop is logged with its reason');
   const goAway = next(master, 'goAway');
   child.kill('SIGTERM');
   await goAway;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
+import { describeProtocolError, startLocalService, type LocalKvsService } from '../../ts/local/index.js';
 import { b64, next, rawConnect, waitFor } from './helpers.js';
 
 async function service(t: Tap.Test | { teardown: (f: () => unknown) => void }, extra = {}): Promise<LocalKvsService> {
@@ -83,28 +83,30 @@ t.test('routing: PascalCase keys, viewers isolated, STATUS_RESPONSE only with co
   t.ok(await waitFor(() => v1In.length === 1), 'v1 got the answer');
   t.match(v1In[0], { messageType: 'SDP_ANSWER' });
 
-  // a viewer cannot reach another viewer
+  // a viewer cannot reach another viewer: its recipientClientId is ignored (AWS documents it),
+  // the message goes to the master
   v1.send(JSON.stringify({ action: 'ICE_CANDIDATE', recipientClientId: 'v2', messagePayload: b64({ candidate: 'x' }), correlationId: 'c-2' }));
-  t.ok(await waitFor(() => v1In.length === 2));
-  t.match(v1In[1], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-2', errorType: 'InvalidArgumentException' } });
+  t.ok(await waitFor(() => mIn.length === 2), 'the candidate named for v2 reached the master');
+  t.match(mIn[1], { senderClientId: 'v1', messageType: 'ICE_CANDIDATE', messagePayload: b64({ candidate: 'x' }) });
+  t.equal(v2In.length, 0, 'v2 got nothing');
 
   // master to an unknown recipient
   master.send(JSON.stringify({ action: 'SDP_ANSWER', recipientClientId: 'ghost', messagePayload: b64({ sdp: 'x' }), correlationId: 'c-3' }));
-  t.ok(await waitFor(() => mIn.length === 2));
-  t.match(mIn[1], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-3', description: /ghost is not connected/ } });
+  t.ok(await waitFor(() => mIn.length === 3));
+  t.match(mIn[2], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-3', description: /ghost is not connected/ } });
 
   // payload over 10 KB
   const big = Buffer.alloc(11 * 1024, 'a').toString('base64');
   v1.send(JSON.stringify({ action: 'SDP_OFFER', messagePayload: big, correlationId: 'c-4' }));
-  t.ok(await waitFor(() => v1In.length === 3));
-  t.match(v1In[2], { statusResponse: { correlationId: 'c-4', description: /more than the limit of 10240/ } });
+  t.ok(await waitFor(() => v1In.length === 2));
+  t.match(v1In[1], { statusResponse: { correlationId: 'c-4', description: /more than the limit of 10240/ } });
 
   // unknown action with and without correlation id; non-JSON; binary
   v2.send(JSON.stringify({ action: 'HELLO', messagePayload: b64({}), correlationId: 'c-5' }));
   v2.send(JSON.stringify({ action: 'HELLO', messagePayload: b64({}) }));
   v2.send('this is not json');
   v2.send(Buffer.from([1, 2, 3]), { binary: true });
-  t.ok(await waitFor(() => errors.length >= 7), 'every bad frame was noticed');
+  t.ok(await waitFor(() => errors.length >= 6), 'every bad frame was noticed');
   t.equal(v2In.length, 1, 'only the message with a correlationId got a STATUS_RESPONSE');
   t.match(v2In[0], { messageType: 'STATUS_RESPONSE', statusResponse: { correlationId: 'c-5', description: /unknown action/ } });
   t.ok(errors.some((e) => /not JSON/.test(e)));
@@ -114,6 +116,70 @@ t.test('routing: PascalCase keys, viewers isolated, STATUS_RESPONSE only with co
   t.ok(await waitFor(() => mIn.some((m) => m['senderClientId'] === 'v2')), 'v2 still reaches the master');
   t.equal(v1In.filter((m) => m['messageType'] !== 'STATUS_RESPONSE').length, 1, 'v1 never saw v2 traffic');
   t.same(svc.peers('ch'), { master: true, viewers: ['v1', 'v2'] });
+});
+
+/** A message as the official C SDK (v1.12.1) writes it: tab-indented, PascalCase, `action` lower-case. */
+function cSdkMessage(action: string, recipient: string, payload: object, correlationId?: string, iceServers?: object[]): string {
+  let text = `{\n\t"action": "${action}",\n\t"RecipientClientId": "${recipient}",\n\t"MessagePayload": "${b64(payload)}"`;
+  if (correlationId !== undefined) text += `,\n\t"CorrelationId": "${correlationId}"`;
+  if (iceServers) text += `,\n\t"IceServerList": ${JSON.stringify(iceServers)}`;
+  return `${text}\n}`;
+}
+
+t.test('the official C SDK wire format: viewer names "ProducerMaster", IceServerList in offers, its correlation ids; drops are answered and logged', async (t) => {
+  const svc = await service(t);
+  const drops: string[] = [];
+  const statusSent: boolean[] = [];
+  svc.on('protocolError', (p, type, description, sent) => {
+    drops.push(describeProtocolError(p, type, description, sent));
+    statusSent.push(sent);
+  });
+  const master = await open(svc, undefined, ['wss']);
+  t.equal(master.protocol, 'wss', 'master: subprotocol wss');
+  const mIn = framesOf(master);
+  const viewer = await open(svc, 'ConsumerViewer', ['wss']);
+  const vIn = framesOf(viewer);
+  t.teardown(() => [master, viewer].forEach((w) => w.terminate()));
+
+  const offer = { type: 'offer', sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n' };
+  const iceServers = [{ urls: 'turns:example:443?transport=tcp', username: 'u', credential: 'p', ttl: 300 }];
+  viewer.send(cSdkMessage('SDP_OFFER', 'ProducerMaster', offer, undefined, iceServers));
+  viewer.send(cSdkMessage('ICE_CANDIDATE', 'ProducerMaster', { candidate: 'candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 }, '17962845043622206_0'));
+  t.ok(await waitFor(() => mIn.length === 2), 'the master got the offer and the candidate');
+  t.same(mIn[0], { senderClientId: 'ConsumerViewer', messageType: 'SDP_OFFER', messagePayload: b64(offer) });
+  t.match(mIn[1], { senderClientId: 'ConsumerViewer', messageType: 'ICE_CANDIDATE' });
+  t.equal(vIn.length, 0, 'no STATUS_RESPONSE for delivered messages');
+
+  master.send(cSdkMessage('SDP_ANSWER', 'ConsumerViewer', { type: 'answer', sdp: 'v=0\r\n' }, '17962845043622207_1'));
+  t.ok(await waitFor(() => vIn.length === 1), 'the viewer got the answer');
+  t.same(vIn[0], { senderClientId: '', messageType: 'SDP_ANSWER', messagePayload: b64({ type: 'answer', sdp: 'v=0\r\n' }) });
+  t.same(drops, [], 'nothing was dropped');
+
+  // the master leaves; the channel keeps no messages (TTL 0): the viewer's next messages are dropped
+  svc.createChannel('nottl', 0);
+  const lone = await rawConnect(svc, { channel: 'nottl', clientId: 'ConsumerViewer', protocols: ['wss'] });
+  if (!lone.ws) throw new Error('viewer on nottl did not connect');
+  t.teardown(() => lone.ws?.terminate());
+  lone.ws.send(cSdkMessage('ICE_CANDIDATE', 'ProducerMaster', { candidate: 'c' }, '17962845043622206_2'));
+  lone.ws.send(cSdkMessage('ICE_CANDIDATE', 'ProducerMaster', { candidate: 'c' }));
+  t.ok(await waitFor(() => drops.length === 2), 'both drops were reported');
+  t.ok(await waitFor(() => lone.frames.length === 1), 'the message with a correlation id got a STATUS_RESPONSE');
+  t.same(lone.frames[0], {
+    senderClientId: '',
+    messageType: 'STATUS_RESPONSE',
+    messagePayload: '',
+    statusResponse: {
+      correlationId: '17962845043622206_2',
+      errorType: 'InvalidArgumentException',
+      statusCode: '400',
+      description: 'ICE_CANDIDATE dropped: the master is not connected',
+    },
+  }, 'the documented STATUS_RESPONSE shape, nothing more');
+  t.same(statusSent, [true, false]);
+  t.match(drops[0], /viewer ConsumerViewer .*nottl.* ICE_CANDIDATE dropped: the master is not connected \(InvalidArgumentException; STATUS_RESPONSE sent\)/);
+  t.match(drops[1], /no correlationId, no STATUS_RESPONSE/);
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(lone.frames.length, 1, 'no STATUS_RESPONSE without a correlation id');
 });
 
 t.test('limits: 10 viewers, the 11th refused with ClientLimitExceeded; a new master replaces the old', async (t) => {

@@ -129,6 +129,9 @@ export const runCommand: CliCommand = {
     if (p.values['local']) {
       const { startLocalService } = await import('../local/index.js');
       local = await startLocalService({ region: initial.region, channels: [initial.channel.name], autoCreateChannels: true, turn: 'auto' });
+      const { describeProtocolError } = await import('../local/index.js');
+      const localLog = logger.child({ module: 'local' });
+      local.on('protocolError', (peer, type, description, sent) => localLog.warn(describeProtocolError(peer, type, description, sent)));
       env['KVS_EDGE_CONTROL_ENDPOINT'] = local.endpoint;
       credentials = new StaticCredentialsProvider(local.credentials);
       io.stdout.write(

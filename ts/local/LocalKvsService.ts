@@ -414,6 +414,14 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
   }
 }
 
+/** One line describing a signaling message the service refused or dropped (for its log). */
+export function describeProtocolError(peer: Peer, errorType: string, description: string, statusSent: boolean): string {
+  const who = peer.role === 'MASTER' ? 'master' : `viewer ${peer.clientId ?? ''}`;
+  return `signaling message from ${who} on ${peer.channelArn} not delivered: ${description} (${errorType}; ${
+    statusSent ? 'STATUS_RESPONSE sent' : 'no correlationId, no STATUS_RESPONSE'
+  })`;
+}
+
 export async function startLocalService(opts: LocalServiceOptions = {}): Promise<LocalKvsService> {
   return new LocalKvsService(opts).start();
 }

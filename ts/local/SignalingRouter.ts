@@ -4,9 +4,12 @@ import type { WebSocket } from 'ws';
 /**
  * Routes signaling messages between one channel's master and its viewers with the rules of
  * KVS: one master (a new one replaces the old), at most `maxViewers` viewers, viewers reach
- * only the master, payloads at most `maxPayloadBytes`, STATUS_RESPONSE only for messages that
- * carried a correlationId, messages for an absent master kept for the channel's message TTL.
- * Bad input is answered (or counted) and never ends anyone's connection.
+ * only the master (a viewer's recipientClientId is ignored, as AWS documents: the official C
+ * SDK's viewer always sends "ProducerMaster"), payloads at most `maxPayloadBytes`,
+ * STATUS_RESPONSE (the documented shape: correlationId, errorType, statusCode, description)
+ * only for messages that carried a correlationId, messages for an absent master kept for the
+ * channel's message TTL. Every message that is not delivered is reported through
+ * `protocolError` with its reason; bad input never ends anyone's connection.
  */
 export type Role = 'MASTER' | 'VIEWER';
 
@@ -30,7 +33,10 @@ export interface SignalingRouterEvents {
   disconnect: [peer: Peer, code: number, reason: string];
   /** A message was delivered from `from` to `to`. */
   routed: [from: Peer, to: Peer, messageType: string];
-  /** Input that was refused; `statusSent` tells whether the sender got a STATUS_RESPONSE. */
+  /**
+   * A message that was refused or dropped (its reason in `description`); `statusSent` tells
+   * whether the sender got a STATUS_RESPONSE (only messages with a correlationId do).
+   */
   protocolError: [peer: Peer, errorType: string, description: string, statusSent: boolean];
 }
 
@@ -38,7 +44,7 @@ interface ChannelState {
   master: Peer | undefined;
   viewers: Map<string, Peer>;
   /** Viewer messages waiting for a master (KVS keeps them for MessageTtlSeconds). */
-  pending: Array<{ from: Peer; text: string; expiresAt: number }>;
+  pending: Array<{ from: Peer; action: string; correlationId: string | undefined; text: string; expiresAt: number }>;
 }
 
 interface PeerTimers {
@@ -174,7 +180,7 @@ export class SignalingRouter extends EventEmitter<SignalingRouterEvents> {
         senderClientId: '',
         messageType: 'STATUS_RESPONSE',
         messagePayload: '',
-        statusResponse: { correlationId, success: false, errorType, statusCode: '400', description },
+        statusResponse: { correlationId, errorType, statusCode: '400', description },
       });
     }
     this.emit('protocolError', peer, errorType, description, statusSent);
@@ -223,24 +229,27 @@ export class SignalingRouter extends EventEmitter<SignalingRouterEvents> {
         return this.fail(peer, correlationId, 'InvalidArgumentException', 'the master must name a recipientClientId');
       }
       const to = c.viewers.get(recipient);
-      if (!to) return this.fail(peer, correlationId, 'InvalidArgumentException', `recipient ${recipient} is not connected`);
+      if (!to || to.ws.readyState !== to.ws.OPEN) {
+        return this.fail(peer, correlationId, 'InvalidArgumentException', `${action} dropped: recipient ${recipient} is not connected`);
+      }
       this.send(to, { senderClientId: '', messageType: action, messagePayload: payload });
       this.emit('routed', peer, to, action);
       return;
     }
-    if (recipient !== undefined) {
-      return this.fail(peer, correlationId, 'InvalidArgumentException', 'a viewer can only send to the master (no recipientClientId)');
-    }
+    // A viewer reaches only the master: whatever recipientClientId it names is ignored.
     const out = JSON.stringify({ senderClientId: peer.clientId, messageType: action, messagePayload: payload });
-    if (c.master) {
-      if (c.master.ws.readyState === c.master.ws.OPEN) c.master.ws.send(out);
+    if (c.master && c.master.ws.readyState === c.master.ws.OPEN) {
+      c.master.ws.send(out);
       this.emit('routed', peer, c.master, action);
       return;
     }
     const ttl = this.messageTtlMs(peer.channelArn);
-    if (ttl <= 0) return this.fail(peer, correlationId, 'InvalidArgumentException', 'the master is not connected');
-    if (c.pending.length >= MAX_PENDING) c.pending.shift();
-    c.pending.push({ from: peer, text: out, expiresAt: this.now() + ttl });
+    if (ttl <= 0) return this.fail(peer, correlationId, 'InvalidArgumentException', `${action} dropped: the master is not connected`);
+    if (c.pending.length >= MAX_PENDING) {
+      const old = c.pending.shift();
+      if (old) this.fail(old.from, old.correlationId, 'InvalidArgumentException', `${old.action} dropped: more than ${MAX_PENDING} messages wait for the master`);
+    }
+    c.pending.push({ from: peer, action, correlationId, text: out, expiresAt: this.now() + ttl });
   }
 
   private flushPending(c: ChannelState): void {
@@ -249,8 +258,14 @@ export class SignalingRouter extends EventEmitter<SignalingRouterEvents> {
     const master = c.master;
     if (!master) return;
     for (const p of list) {
-      if (p.expiresAt < now || p.from.ws.readyState !== p.from.ws.OPEN) continue;
-      master.ws.send(p.text);
+      if (p.from.ws.readyState !== p.from.ws.OPEN) {
+        this.fail(p.from, undefined, 'InvalidArgumentException', `${p.action} dropped: its sender left before the master connected`);
+      } else if (p.expiresAt < now) {
+        this.fail(p.from, p.correlationId, 'InvalidArgumentException', `${p.action} dropped: it waited longer than the channel's message TTL`);
+      } else {
+        master.ws.send(p.text);
+        this.emit('routed', p.from, master, p.action);
+      }
     }
   }
 

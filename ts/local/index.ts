@@ -1,4 +1,4 @@
-export { LocalKvsService, startLocalService, type LocalServiceOptions, type LocalServiceEvents } from './LocalKvsService.js';
+export { LocalKvsService, describeProtocolError, startLocalService, type LocalServiceOptions, type LocalServiceEvents } from './LocalKvsService.js';
 export { ControlPlaneApi, type ChannelInfo } from './ControlPlaneApi.js';
 export { SigV4Verifier, type KnownKey, type VerifyResult } from './SigV4Verifier.js';
 export { SignalingRouter, type Peer, type Role, type RouterLimits } from './SignalingRouter.js';

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { parse, str } from '../cli/args.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from '../cli/command.js';
 import { errorMessage } from '../kvs/KvsError.js';
-import { startLocalService, type LocalServiceOptions } from './LocalKvsService.js';
+import { describeProtocolError, startLocalService, type LocalServiceOptions } from './LocalKvsService.js';
 
 const help = `Usage: kvs-edge local [options]
 
@@ -92,6 +92,7 @@ export const localCommand: CliCommand = {
       io.stderr.write(`kvs-edge local: cannot start: ${errorMessage(err)}\n`);
       return EXIT_FAILURE;
     }
+    svc.on('protocolError', (peer, type, description, sent) => io.stderr.write(`kvs-edge local: ${describeProtocolError(peer, type, description, sent)}\n`));
     const caOut = str(p, 'ca-out');
     if (caOut && svc.caCert) writeFileSync(caOut, svc.caCert);
     io.stdout.write(
