@@ -7,7 +7,8 @@ export interface CliIO {
 
 export interface CliCommand {
   name: string;
-  summary: string;
+  /** One line for the usage (the commands kvs-edge has carry theirs in ts/cli/main.ts). */
+  summary?: string;
   /** Full help text printed by `kvs-edge <name> --help`. */
   help: string;
   /** Returns the exit code: 0 ok, 1 runtime failure, 2 usage or configuration error. */

@@ -66,7 +66,6 @@ async function schema(argv: string[], io: CliIO): Promise<number> {
 
 export const configCommand: CliCommand = {
   name: 'config',
-  summary: 'validate a configuration file or export its JSON schema',
   help,
   async run(argv, io) {
     const [sub, ...rest] = argv;

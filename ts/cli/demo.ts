@@ -42,7 +42,6 @@ function sendExample(deviceId: string, command: string, args: string | undefined
 
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'npm start: local KVS service, MQTT broker, device and a browser viewer on loopback',
   help,
   async run(argv, io) {
     const p = parse(argv, {

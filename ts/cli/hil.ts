@@ -39,7 +39,6 @@ function int(v: string | undefined, name: string, min: number, max: number): num
 
 export const hilCommand: CliCommand = {
   name: 'hil',
-  summary: 'run the HIL scenario against a camera (MQTT + native viewers), TAP and JSON report',
   help,
   async run(argv, io) {
     const p = parse(argv, {

@@ -4,34 +4,36 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliCommand, type CliIO } from './command.js';
-import { configCommand } from './config.js';
-import { demoCommand } from './demo.js';
-import { viewCommand } from './view.js';
-import { hilCommand } from './hil.js';
-import { localCommand } from '../local/localCommand.js';
-import { probeCommand } from './probe.js';
-import { runCommand } from './run.js';
-import { sendCommand } from './send.js';
 
-const commands = new Map<string, CliCommand>();
-
-/** Adds or replaces a subcommand (the runtime registers `run`, `local`, `view`, `demo` here once they exist). */
-export function registerCommand(cmd: CliCommand): void {
-  commands.set(cmd.name, cmd);
+/** A subcommand as the usage lists it; its module is imported only when it runs (or shows its help). */
+interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<CliCommand>;
 }
 
-export function listCommands(): CliCommand[] {
+const commands = new Map<string, CommandEntry>();
+
+/** Adds or replaces a subcommand. */
+export function registerCommand(cmd: CliCommand): void {
+  commands.set(cmd.name, { name: cmd.name, summary: cmd.summary ?? '', load: () => Promise.resolve(cmd) });
+}
+
+export function listCommands(): CommandEntry[] {
   return [...commands.values()];
 }
 
-registerCommand(runCommand);
-registerCommand(localCommand);
-registerCommand(viewCommand);
-registerCommand(demoCommand);
-registerCommand(probeCommand);
-registerCommand(configCommand);
-registerCommand(sendCommand);
-registerCommand(hilCommand);
+// Only the module of the command that runs is loaded: `run` on a board never holds the local
+// service, the viewer, the demo's web server or the HIL scenario.
+const lazy = (name: string, summary: string, load: () => Promise<CliCommand>): void => void commands.set(name, { name, summary, load });
+lazy('run', 'run the device: serve viewers on the KVS channel, take MQTT commands', async () => (await import('./run.js')).runCommand);
+lazy('local', 'run the local KVS-compatible service on loopback', async () => (await import('../local/localCommand.js')).localCommand);
+lazy('view', 'connect to a channel as a viewer and report what arrives', async () => (await import('./view.js')).viewCommand);
+lazy('demo', 'npm start: local KVS service, MQTT broker, device and a browser viewer on loopback', async () => (await import('./demo.js')).demoCommand);
+lazy('probe', 'detect the board, try its encoders and cameras, print JSON', async () => (await import('./probe.js')).probeCommand);
+lazy('config', 'validate a configuration file or export its JSON schema', async () => (await import('./config.js')).configCommand);
+lazy('send', 'send a remote command to a device over MQTT and print the answer', async () => (await import('./send.js')).sendCommand);
+lazy('hil', 'run the HIL scenario against a camera (MQTT + native viewers), TAP and JSON report', async () => (await import('./hil.js')).hilCommand);
 
 export function version(): string {
   try {
@@ -61,7 +63,8 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = rest[0];
-    const cmd = topic === undefined ? undefined : commands.get(topic);
+    const entry = topic === undefined ? undefined : commands.get(topic);
+    const cmd = entry ? await entry.load() : undefined;
     io.stdout.write(cmd ? cmd.help : usage());
     return topic === undefined || cmd ? EXIT_OK : EXIT_USAGE;
   }
@@ -69,13 +72,13 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     io.stdout.write(`kvs-edge ${version()}\n`);
     return EXIT_OK;
   }
-  const cmd = commands.get(name);
-  if (!cmd) {
+  const entry = commands.get(name);
+  if (!entry) {
     io.stderr.write(`kvs-edge: unknown command "${name}"\n\n${usage()}`);
     return EXIT_USAGE;
   }
   try {
-    return await cmd.run(rest, io);
+    return await (await entry.load()).run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`kvs-edge ${name}: ${e.message}\nRun 'kvs-edge ${name} --help' for usage.\n`);

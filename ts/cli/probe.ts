@@ -5,7 +5,6 @@ import { EXIT_OK, UsageError, type CliCommand } from './command.js';
 
 export const probeCommand: CliCommand = {
   name: 'probe',
-  summary: 'detect the board, try its encoders and cameras, print JSON',
   help: `Usage: kvs-edge probe [--board ID] [--root DIR] [--boards-dir DIR]
 
 Reads the device-tree model (/proc/device-tree/model), the Jetson release file

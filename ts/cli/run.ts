@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs';
 import { ConfigStore } from '../config/config-store.js';
 import { detectBoard, findBoard, loadBoardProfiles, readHostFacts, type BoardProfile } from '../config/boards.js';
 import { loadConfigFile } from '../config/load.js';
-import { StaticCredentialsProvider } from '../kvs/index.js';
+import { StaticCredentialsProvider } from '../kvs/StaticCredentialsProvider.js';
 import { Logger, isLogLevel, type LogLevel } from '../log/logger.js';
-import { RemoteControl } from '../remote/remote-control.js';
+import type { RemoteControl } from '../remote/remote-control.js';
 import { Device } from '../runtime/device.js';
 import { SystemdNotifier } from '../runtime/sd-notify.js';
 import { parse, str } from './args.js';
@@ -80,7 +80,6 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
 
 export const runCommand: CliCommand = {
   name: 'run',
-  summary: 'run the device: serve viewers on the KVS channel, take MQTT commands',
   help,
   async run(argv: string[], io: CliIO): Promise<number> {
     const p = parse(argv, {
@@ -203,6 +202,8 @@ export const runCommand: CliCommand = {
     }
 
     if (config.mqtt.enabled) {
+      // MQTT remote control (mqtt.js and the command schemas) is loaded only when enabled.
+      const { RemoteControl } = await import('../remote/remote-control.js');
       remote = new RemoteControl({
         deviceId: config.deviceId,
         mqtt: config.mqtt,

@@ -37,7 +37,6 @@ function readPem(file: string, option: string): Buffer {
 
 export const sendCommand: CliCommand = {
   name: 'send',
-  summary: 'send a remote command to a device over MQTT and print the answer',
   help,
   async run(argv, io) {
     const p = parse(argv, {

@@ -192,7 +192,6 @@ async function serveWeb(args: ViewArgs, io: CliIO): Promise<number> {
 
 export const viewCommand: CliCommand = {
   name: 'view',
-  summary: 'connect to a channel as a viewer and report what arrives',
   help,
   async run(argv, io) {
     const args = parse(argv, io.env);

@@ -3,7 +3,6 @@
 // restore the previous version and re-apply it.
 import { EventEmitter } from 'node:events';
 import { existsSync, unlinkSync } from 'node:fs';
-import { stringify as toYaml } from 'yaml';
 import { writeFileAtomic, removeStaleTempFiles } from './atomic-write.js';
 import { ConfigError } from './errors.js';
 import {
@@ -12,6 +11,7 @@ import {
   mergePatch,
   readConfigDocument,
   validateConfig,
+  yaml,
   type ConfigFormat,
 } from './load.js';
 import type { Config } from './schema.js';
@@ -100,7 +100,7 @@ export class ConfigStore extends EventEmitter<ConfigStoreEvents> {
   }
 
   serialize(document: Record<string, unknown>): string {
-    return this.format === 'yaml' ? toYaml(document) : JSON.stringify(document, null, 2) + '\n';
+    return this.format === 'yaml' ? yaml().stringify(document) : JSON.stringify(document, null, 2) + '\n';
   }
 
   /** Validates a merge patch against the current file without changing anything. */

@@ -1,12 +1,19 @@
 // Reading a configuration: a JSON or YAML file, then environment overrides for ids and secrets,
 // then validation. Nothing here writes; see config-store.ts for that.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, invalidConfig, issuesFromZod } from './errors.js';
 
 export type ConfigFormat = 'json' | 'yaml';
+
+let yamlModule: typeof import('yaml') | undefined;
+/** The YAML library, loaded on first use: a device configured in JSON never holds it. */
+export function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 interface EnvOverride {
   env: string;
@@ -45,7 +52,7 @@ export function parseConfigText(text: string, format: ConfigFormat, what: string
       throw new ConfigError('ERR_CONFIG_PARSE', `${what} is not valid JSON: ${(e as Error).message}`);
     }
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0];

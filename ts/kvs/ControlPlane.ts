@@ -5,7 +5,9 @@ import {
   GetSignalingChannelEndpointCommand,
   KinesisVideoClient,
 } from '@aws-sdk/client-kinesis-video';
-import { GetIceServerConfigCommand, KinesisVideoSignalingClient } from '@aws-sdk/client-kinesis-video-signaling';
+// The signaling-plane client (GetIceServerConfig) is loaded on the first ICE server request: a
+// device idles without it (its first viewer loads it).
+import type { KinesisVideoSignalingClient } from '@aws-sdk/client-kinesis-video-signaling';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
@@ -243,7 +245,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     await this.saveFileCache();
   }
 
-  private signalingClient(httpsEndpoint: string): KinesisVideoSignalingClient {
+  private async signalingClient(httpsEndpoint: string): Promise<KinesisVideoSignalingClient> {
+    const { KinesisVideoSignalingClient } = await import('@aws-sdk/client-kinesis-video-signaling');
+    if (this.closed) throw new KvsError('ERR_KVS_CLOSED', 'GetIceServerConfig: the control plane is closed');
     let c = this.signalingClients.get(httpsEndpoint);
     if (!c) {
       c = new KinesisVideoSignalingClient(this.clientConfig(httpsEndpoint));
@@ -303,8 +307,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return servers;
   }
 
-  private fetchIce(endpoints: SignalingEndpoints, clientId: string | undefined) {
-    const client = this.signalingClient(endpoints.https);
+  private async fetchIce(endpoints: SignalingEndpoints, clientId: string | undefined) {
+    const [client, { GetIceServerConfigCommand }] = await Promise.all([this.signalingClient(endpoints.https), import('@aws-sdk/client-kinesis-video-signaling')]);
     return this.call(client, 'GetIceServerConfig', () =>
       client.send(
         new GetIceServerConfigCommand({

@@ -39,7 +39,6 @@ function int(v: string | undefined, name: string): number | undefined {
 
 export const localCommand: CliCommand = {
   name: 'local',
-  summary: 'run the local KVS-compatible service on loopback',
   help,
   async run(argv: string[], io: CliIO): Promise<number> {
     const p = parse(argv, {
