@@ -1,5 +1,12 @@
 #include "addon.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -39,6 +46,35 @@ Napi::Value set_log_level(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sd_notify(3): one datagram to the unix socket systemd names in $NOTIFY_SOCKET (a path, or '@'
+// and an abstract name). Sent by this process, so systemd credits it to the main PID and the
+// unit can say NotifyAccess=main. Never blocks: a full queue is an error the caller may ignore.
+Napi::Value notify_socket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    throw_type_error(env, "notifySocket(socket, message): both must be strings");
+  }
+  std::string path = info[0].As<Napi::String>();
+  std::string message = info[1].As<Napi::String>();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() < 2 || path.size() > sizeof addr.sun_path - 1 || (path[0] != '/' && path[0] != '@')) {
+    throw_type_error(env, "notifySocket: \"" + path + "\" is not an absolute socket path or @abstract name (at most " +
+                              std::to_string(sizeof addr.sun_path - 1) + " bytes)");
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract: no terminating NUL counted
+  else len += 1;
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw make_error(env, "ERR_NOTIFY", std::string("notify socket: ") + std::strerror(errno));
+  ssize_t n = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), len);
+  int err = errno;
+  ::close(fd);
+  if (n < 0) throw make_error(env, "ERR_NOTIFY", "notify " + path + ": " + std::strerror(err));
+  return env.Undefined();
+}
+
 Napi::Value certificate_fingerprint(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), rtc::Certificate::instance().fingerprint_sha256());
 }
@@ -53,6 +89,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   AudioTrackWrap::init(env, exports);
   init_media_tools(env, exports);
   exports.Set("setLogLevel", Napi::Function::New(env, set_log_level));
+  exports.Set("notifySocket", Napi::Function::New(env, notify_socket));
   exports.Set("certificateFingerprint", Napi::Function::New(env, certificate_fingerprint));
   return exports;
 }

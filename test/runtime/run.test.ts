@@ -86,7 +86,7 @@ t.test('kvs-edge run serves real viewers through KVS signaling and obeys MQTT', 
 
   // The fake systemd: a unix datagram socket that prints what it receives.
   const sock = join(dir, 'notify.sock');
-  const notify = spawn('/usr/bin/python3', [join(repo, 'test', 'runtime', 'fixtures', 'notify-socket.py'), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const notify = spawn('/usr/bin/python3', [join(repo, 'test', 'runtime', 'fixtures', 'notify-socket-cred.py'), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   const notes: string[] = [];
   notify.stdout.on('data', (d: Buffer) => notes.push(...d.toString('utf8').split('\n').filter(Boolean)));
   t.teardown(() => {
@@ -136,6 +136,8 @@ t.test('kvs-edge run serves real viewers through KVS signaling and obeys MQTT', 
   t.pass('READY=1 sent to NOTIFY_SOCKET');
   await until('WATCHDOG=1', () => notes.some((n) => /(^|\|)WATCHDOG=1(\||$)/.test(n)), 10_000);
   t.pass('WATCHDOG=1 pings follow (WATCHDOG_USEC=2 s)');
+  const senders = new Set(notes.filter((n) => n.startsWith('pid=')).map((n) => n.split('|')[0]));
+  t.same([...senders], [`pid=${dev.proc.pid}`], 'every notification comes from the main process itself (NotifyAccess=main)');
 
   const online = await watch.waitFor((m) => m.topic === `kvs-edge/${DEVICE}/status` && m.body['online'] === true && m.body['state'] === 'ready', 30_000);
   t.match(online.body, { state: 'ready', encoder: 'openh264', viewers: 0, channel: CHANNEL }, 'retained status: ready, no viewer');

@@ -1,6 +1,6 @@
 // sd_notify without systemd: no NOTIFY_SOCKET means no-op; WATCHDOG_USEC parsing; datagrams
 // reach a unix datagram socket (python3 plays systemd).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,12 +28,9 @@ t.test('no NOTIFY_SOCKET: every call is a no-op', async (t) => {
   t.pass('nothing thrown, nothing left running');
 });
 
-const helper = ['/usr/bin/systemd-notify', '/bin/systemd-notify', '/usr/bin/socat'].some((p) => existsSync(p));
-t.test('READY, STATUS and WATCHDOG datagrams reach the socket', { skip: (!helper || !existsSync('/usr/bin/python3')) && 'needs systemd-notify or socat, and python3' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-notify-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const sock = join(dir, 'n.sock');
-  const py = spawn('/usr/bin/python3', [join(repo, 'test', 'runtime', 'fixtures', 'notify-socket.py'), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts the python stand-in for systemd on `sock`; returns a waiter for a received line. */
+async function fakeSystemd(t: Test, sock: string, fixture = 'notify-socket.py'): Promise<(re: RegExp) => Promise<string>> {
+  const py = spawn('/usr/bin/python3', [join(repo, 'test', 'runtime', 'fixtures', fixture), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     py.kill('SIGKILL');
   });
@@ -49,8 +46,18 @@ t.test('READY, STATUS and WATCHDOG datagrams reach the socket', { skip: (!helper
     }
   };
   await wait(/^listening$/);
-  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock } });
+  return wait;
+}
+
+const helper = ['/usr/bin/systemd-notify', '/bin/systemd-notify', '/usr/bin/socat'].some((p) => existsSync(p));
+t.test('without the addon: READY, STATUS and WATCHDOG datagrams reach the socket through systemd-notify or socat', { skip: (!helper || !existsSync('/usr/bin/python3')) && 'needs systemd-notify or socat, and python3' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-notify-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = join(dir, 'n.sock');
+  const wait = await fakeSystemd(t, sock);
+  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock }, native: null });
   t.equal(n.enabled, true);
+  t.not(n.via, 'native');
   await n.ready('channel up');
   const ready = await wait(/READY=1/);
   t.match(ready, /STATUS=channel up/);
@@ -60,4 +67,31 @@ t.test('READY, STATUS and WATCHDOG datagrams reach the socket', { skip: (!helper
   await n.stopping();
   await wait(/STOPPING=1/);
   t.pass('READY, WATCHDOG and STOPPING received');
+});
+
+const ADDON = join(repo, 'build', 'Release', 'kvs_edge.node');
+for (const kind of ['path', 'abstract'] as const) {
+  t.test(`from the addon, the datagram comes from this process (NotifyAccess=main), ${kind} socket`, { skip: (!existsSync(ADDON) || !existsSync('/usr/bin/python3')) && 'needs the built addon and python3' }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-notify-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const sock = kind === 'path' ? join(dir, 'n.sock') : `@kvs-edge-test-${process.pid}-${Date.now()}`;
+    const wait = await fakeSystemd(t, sock, 'notify-socket-cred.py');
+    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock } });
+    t.equal(n.via, 'native', 'sent by the addon, no helper process');
+    await n.ready('channel up');
+    const ready = await wait(/READY=1/);
+    t.equal(ready, `pid=${process.pid}|READY=1|STATUS=channel up`, 'the kernel says our pid sent it, fields intact');
+    n.startWatchdog(() => true, { WATCHDOG_USEC: '1000000' });
+    t.equal(await wait(/WATCHDOG=1/), `pid=${process.pid}|WATCHDOG=1`);
+    n.stopWatchdog();
+    await n.stopping();
+    t.equal(await wait(/STOPPING=1/), `pid=${process.pid}|STOPPING=1`);
+  });
+}
+
+t.test('a socket that is not there is not fatal', { skip: !existsSync(ADDON) && 'needs the built addon' }, async (t) => {
+  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: join(tmpdir(), `kvs-edge-no-such-${process.pid}.sock`) } });
+  t.equal(n.via, 'native');
+  await n.ready('x');
+  t.pass('resolved without throwing');
 });

@@ -7,6 +7,8 @@ import { detectBoard, findBoard, loadBoardProfiles, readHostFacts, type BoardPro
 import { loadConfigFile } from '../config/load.js';
 import { StaticCredentialsProvider } from '../kvs/StaticCredentialsProvider.js';
 import { Logger, isLogLevel, type LogLevel } from '../log/logger.js';
+import { secretValues } from '../log/redact.js';
+import { secretFileWarnings } from '../config/secret-files.js';
 import type { RemoteControl } from '../remote/remote-control.js';
 import { Device } from '../runtime/device.js';
 import { SystemdNotifier } from '../runtime/sd-notify.js';
@@ -112,12 +114,17 @@ export const runCommand: CliCommand = {
       }
     }
     // Validate first (a configuration error is exit 2, before anything starts).
-    const initial = loadConfigFile(file, io.env).config;
+    const loaded = loadConfigFile(file, io.env);
+    const initial = loaded.config;
     const env: NodeJS.ProcessEnv = { ...io.env };
     let local: Awaited<ReturnType<typeof import('../local/index.js').startLocalService>> | undefined;
     const level: LogLevel = levelArg !== undefined && isLogLevel(levelArg) ? levelArg : initial.logging.level;
-    const logger = new Logger({ level, format: initial.logging.format, fields: { deviceId: initial.deviceId } });
+    // Secrets from the configuration and the environment are scrubbed from every line, at any level.
+    const logger = new Logger({ level, format: initial.logging.format, fields: { deviceId: initial.deviceId }, secrets: [...secretValues(initial), ...secretValues(io.env)] });
     const log = logger.child({ module: 'run' });
+    for (const w of secretFileWarnings(file, loaded.document, io.env)) {
+      log.warn(w.message, { file: w.file, mode: w.mode, readableBy: w.readableBy, holds: w.holds, fix: w.fix });
+    }
     // The AWS SDK prints a multi-line notice about Node versions on stderr; keep stderr to
     // structured lines and say it once here instead.
     const nodeMajor = Number(process.versions.node.split('.')[0]);
@@ -163,6 +170,9 @@ export const runCommand: CliCommand = {
     if (store.recoveredFrom) log.warn('configuration recovered', { reason: store.recoveredFrom.message });
     if (levelArg === undefined) logger.setLevel(store.config.logging.level);
     const config = store.config;
+    logger.addSecrets(secretValues(config));
+    log.trace('configuration', { file, config });
+    log.trace('environment', { env: Object.fromEntries(Object.entries(io.env).filter(([k]) => k.startsWith('KVS_EDGE_') || k.startsWith('AWS_'))) });
     let board: BoardProfile | null;
     try {
       board = boardFor(config.board, log);

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, invalidConfig, issuesFromZod } from './errors.js';
+import { redact } from '../log/redact.js';
 
 export type ConfigFormat = 'json' | 'yaml';
 
@@ -161,12 +162,11 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-/** Replaces secrets with a marker, for get-config and logs. */
+/**
+ * Replaces secrets with '(redacted)', for get-config, `config validate --print` and logs: the same
+ * structural rules as every log line (ts/log/redact.ts): AWS keys and session token, the MQTT
+ * password, ICE servers' credentials and the usernames that go with them, URL passwords.
+ */
 export function redactConfig(config: Config): Record<string, unknown> {
-  const copy = structuredClone(config) as unknown as Record<string, unknown>;
-  const creds = copy['credentials'] as Record<string, unknown>;
-  for (const k of ['secretAccessKey', 'sessionToken']) if (k in creds) creds[k] = '(redacted)';
-  const mqtt = copy['mqtt'] as Record<string, unknown>;
-  if (mqtt['password'] !== undefined) mqtt['password'] = '(redacted)';
-  return copy;
+  return redact(config) as Record<string, unknown>;
 }

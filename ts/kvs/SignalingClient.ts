@@ -51,6 +51,11 @@ export interface SignalingClientOptions {
   presignExpiresSec?: number;
   /** Re-resolve the endpoint after this many failed attempts in a row (default 2). */
   refreshEndpointAfterFailures?: number;
+  /**
+   * Trace of the connection and of every message in and out (a logger's trace; it redacts the
+   * presigned URL's X-Amz-Credential, X-Amz-Signature and X-Amz-Security-Token).
+   */
+  trace?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 export type SignalingState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -202,6 +207,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     const msg: Record<string, string> = { action, messagePayload };
     if (recipientClientId) msg['recipientClientId'] = recipientClientId;
     if (correlationId) msg['correlationId'] = correlationId;
+    this.opts.trace?.('signaling send', { action, recipientClientId, correlationId, payloadBytes: messagePayload.length });
     ws.send(JSON.stringify(msg));
     return correlationId;
   }
@@ -327,6 +333,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       signingDate: this.clock.now(),
       expiresInSec: this.opts.presignExpiresSec ?? 299,
     });
+    this.opts.trace?.('signaling connecting', { url, role: this.role, clientId: this.clientId });
     return new Promise<{ ws: WebSocket; early: Array<[RawData, boolean]> }>((resolve, reject) => {
       const ws = new WebSocket(url, { handshakeTimeout: this.opts.openTimeoutMs ?? 10_000, ...this.opts.wsOptions });
       const fail = (err: KvsError): void => {
@@ -477,6 +484,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     const msg = parsed as Record<string, unknown>;
     const type = str(pick(msg, 'messageType'));
     const sender = str(pick(msg, 'senderClientId')) ?? '';
+    this.opts.trace?.('signaling message', { messageType: type, senderClientId: sender, bytes: text.length });
     switch (type) {
       case 'GO_AWAY':
         this.emit('goAway');

@@ -1,5 +1,10 @@
 // Structured logger: one JSON object per line, or a short human line when the output is a TTY.
 // Children share their root's level, so set-log-level over MQTT changes every module at once.
+// Every line is redacted on its way out (ts/log/redact.ts): secret-named fields, presigned URL
+// parameters, URL passwords and key ids never reach the sink, at any level.
+// Known secret values (the configuration's, see addSecrets) are also scrubbed from the finished
+// line, wherever they appear (an error message, a library's text).
+import { SecretValues, redact, redactText } from './redact.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -30,6 +35,8 @@ export interface LoggerOptions {
   fields?: LogFields;
   /** Clock, injectable for tests. */
   now?: () => Date;
+  /** Secret values to scrub from every line (more with addSecrets). */
+  secrets?: Iterable<string>;
 }
 
 interface SharedState {
@@ -37,6 +44,7 @@ interface SharedState {
   pretty: boolean;
   sink: LogSink;
   now: () => Date;
+  secrets: SecretValues;
 }
 
 export function isLogLevel(value: unknown): value is LogLevel {
@@ -55,6 +63,7 @@ export class Logger {
       pretty: format === 'pretty' || (format === 'auto' && sink.isTTY === true),
       sink,
       now: options.now ?? (() => new Date()),
+      secrets: new SecretValues(options.secrets),
     };
     this.#fields = { ...(options.fields ?? {}) };
   }
@@ -71,6 +80,11 @@ export class Logger {
       });
     }
     this.#shared.level = level;
+  }
+
+  /** Scrubs these values (secrets known at run time) from every later line of this logger's tree. */
+  addSecrets(values: Iterable<string>): void {
+    this.#shared.secrets.add(values);
   }
 
   child(fields: LogFields): Logger {
@@ -104,10 +118,8 @@ export class Logger {
   log(level: LogLevel, msg: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
     const time = this.#shared.now().toISOString();
-    const all: LogFields = { ...this.#fields, ...(fields ?? {}) };
-    for (const [k, v] of Object.entries(all)) {
-      if (v instanceof Error) all[k] = serializeError(v);
-    }
+    const all = redact({ ...this.#fields, ...(fields ?? {}) }) as LogFields;
+    msg = redactText(msg);
     let line: string;
     if (this.#shared.pretty) {
       const extra = Object.entries(all)
@@ -117,13 +129,8 @@ export class Logger {
     } else {
       line = safeStringify({ time, level, msg, ...all }) + '\n';
     }
-    this.#shared.sink.write(line);
+    this.#shared.sink.write(this.#shared.secrets.scrub(line));
   }
-}
-
-function serializeError(e: Error): LogFields {
-  const code = (e as { code?: unknown }).code;
-  return { name: e.name, message: e.message, ...(code !== undefined ? { code } : {}) };
 }
 
 function safeStringify(value: unknown): string {

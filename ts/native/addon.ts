@@ -64,6 +64,8 @@ export interface RawAddon {
   PeerConnection: new (options: Record<string, unknown>, emit: (event: string, value: unknown) => void) => RawPeerConnection;
   setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void;
   certificateFingerprint(): string;
+  /** sd_notify: sends `message` as one datagram to the unix socket `socket` (a path or @abstract). */
+  notifySocket(socket: string, message: string): void;
   /** Every /dev/video* (or the given nodes): capabilities, formats, M2M H.264 encoder or not. */
   probeV4l2(paths?: string[]): V4l2NodeInfo[];
   benchEncoder(options: { width: number; height: number; frames: number; bitrateKbps?: number; fps?: number }): EncoderBenchResult;

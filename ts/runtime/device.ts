@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { ControlPlane, createChannelSignaling, type IceCandidate, type IceServer, type KvsError, type SessionDescription, type SignalingClient } from '../kvs/index.js';
 import type { CredentialsProvider } from '../kvs/Credentials.js';
 import { Logger, type LogLevel } from '../log/logger.js';
+import { secretValues } from '../log/redact.js';
 import { AudioTrack, PeerConnection, VideoTrack, setNativeLogLevel, type VideoTrackOptions } from '../native/index.js';
 import type { AudioSinkOptions } from '../native/index.js';
 import type { PeerState } from '../native/types.js';
@@ -343,6 +344,9 @@ export class Device implements DeviceController {
   async #start(c: Config = this.store.config): Promise<void> {
     const gen = ++this.#generation;
     this.#channelKey = channelKey(c);
+    // The configuration's secrets (static keys, ICE server credentials, ...) are scrubbed from
+    // every log line, also from text no redaction rule would look into.
+    this.#log.addSecrets(secretValues(c));
     this.#setState('connecting');
     try {
       this.#track = this.#newTrack(c, this.#video, this.#bitrateKbps);
@@ -362,6 +366,7 @@ export class Device implements DeviceController {
         controlPlane: cp,
         credentials,
         role: 'MASTER',
+        trace: (msg, fields) => this.#log.trace(msg, fields),
         ...(this.#opts.ca ? { wsOptions: { ca: this.#opts.ca } } : {}),
         ...(this.#opts.backoff ? { backoff: this.#opts.backoff } : {}),
       });
@@ -468,6 +473,9 @@ export class Device implements DeviceController {
       if (s.credential !== undefined) entry.credential = s.credential;
       servers.push(entry);
     }
+    // TURN credentials are secrets: the logger redacts them here, and scrubs them from any text.
+    this.#log.addSecrets(secretValues(servers));
+    this.#log.trace('ice servers', { servers });
     return servers;
   }
 

@@ -1,16 +1,32 @@
 // sd_notify(3) for Type=notify units: READY=1, WATCHDOG=1, STOPPING=1, STATUS=... sent as one
-// datagram to $NOTIFY_SOCKET. Node has no unix datagram sockets, so the datagram is handed to
-// systemd's own `systemd-notify` (with --pid of this process, so systemd credits the message to
-// the main PID; NotifyAccess=all in the unit covers systemd versions that check the sender) or,
-// when that is missing, to `socat`. Without NOTIFY_SOCKET every call is a no-op.
+// datagram to $NOTIFY_SOCKET. Node has no unix datagram sockets, so the native addon sends it
+// (cpp/addon: sendto on AF_UNIX) from this very process: systemd credits it to the main PID and
+// the unit says NotifyAccess=main. Without the addon (not built), the datagram is handed to
+// systemd's own `systemd-notify --pid` or to `socat`; a unit run that way needs NotifyAccess=all.
+// Without NOTIFY_SOCKET every call is a no-op.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { addon } from '../native/addon.js';
+
+/** Sends one datagram to a unix socket path or @abstract name; throws on failure. */
+export type DatagramSender = (socket: string, message: string) => void;
 
 export interface NotifierOptions {
   env?: NodeJS.ProcessEnv;
+  /** The in-process sender; default the native addon's, null to use only the helpers (tests). */
+  native?: DatagramSender | null;
   /** Overrides the helper search (tests). */
   systemdNotify?: string;
   socat?: string;
+}
+
+function nativeSender(): DatagramSender | undefined {
+  try {
+    const a = addon();
+    return typeof a.notifySocket === 'function' ? (socket, message) => a.notifySocket(socket, message) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function findExecutable(candidates: readonly string[]): string | undefined {
@@ -28,6 +44,7 @@ export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env): number
 
 export class SystemdNotifier {
   readonly socket: string | undefined;
+  readonly #native: DatagramSender | undefined;
   readonly #systemdNotify: string | undefined;
   readonly #socat: string | undefined;
   #watchdog: NodeJS.Timeout | undefined;
@@ -37,12 +54,21 @@ export class SystemdNotifier {
     const env = opts.env ?? process.env;
     const s = env['NOTIFY_SOCKET'];
     this.socket = s && s.length > 0 ? s : undefined;
+    this.#native = opts.native === null ? undefined : (opts.native ?? (this.socket ? nativeSender() : undefined));
     this.#systemdNotify = opts.systemdNotify ?? findExecutable(['/usr/bin/systemd-notify', '/bin/systemd-notify']);
     this.#socat = opts.socat ?? findExecutable(['/usr/bin/socat', '/bin/socat']);
   }
 
   get enabled(): boolean {
-    return this.socket !== undefined && (this.#systemdNotify !== undefined || this.#socat !== undefined);
+    return this.socket !== undefined && (this.#native !== undefined || this.#systemdNotify !== undefined || this.#socat !== undefined);
+  }
+
+  /** How datagrams leave: 'native' (this process, NotifyAccess=main), a helper, or 'none'. */
+  get via(): 'native' | 'systemd-notify' | 'socat' | 'none' {
+    if (!this.socket) return 'none';
+    if (this.#native) return 'native';
+    if (this.#systemdNotify && !this.socket.startsWith('@')) return 'systemd-notify';
+    return this.#socat ? 'socat' : 'none';
   }
 
   /** Sends `KEY=value` lines; resolves when handed over (errors are swallowed: never fatal). */
@@ -58,7 +84,14 @@ export class SystemdNotifier {
   #send(socket: string, lines: string[]): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => resolve();
-      if (this.#systemdNotify && !socket.startsWith('@')) {
+      if (this.#native) {
+        try {
+          this.#native(socket, lines.join('\n') + '\n');
+        } catch {
+          /* never fatal: systemd may be gone (a full queue, a stopped manager) */
+        }
+        resolve();
+      } else if (this.#systemdNotify && !socket.startsWith('@')) {
         // systemd-notify reads NOTIFY_SOCKET from its environment.
         execFile(this.#systemdNotify, [`--pid=${process.pid}`, ...lines], { env: { ...process.env, NOTIFY_SOCKET: socket }, timeout: 5000 }, done);
       } else if (this.#socat) {
