@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { CoturnServer, startLocalService, type LocalKvsService, type TurnCredentials } from '../../ts/local/index.js';
 import { FleetClient } from '../../ts/remote/fleet-client.js';
 import { freePort } from '../remote/fixtures/broker.js';
+import { waitFor } from '../kvs/helpers.js';
 import { KvsViewer, type ServiceInfo } from '../runtime/fixtures/kvs-viewer.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -49,15 +50,6 @@ function forms(s: string): string[] {
   return [...new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])];
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** mosquitto on a free loopback port that accepts only MQTT_USER / MQTT_PASSWORD. */
 async function passwordBroker(t: Test, dir: string): Promise<string> {
@@ -159,10 +151,8 @@ t.test('kvs-edge run at trace: no secret in any output line', { skip: SKIP, time
   });
   const stderr = (): string => err.join('');
 
-  await until('device started', () => {
-    if (dev.exitCode !== null) throw new Error(`kvs-edge run exited ${dev.exitCode}: ${stderr().slice(-2000)}`);
-    return /"msg":"device started"/.test(stderr());
-  }, 60_000);
+  const started = await waitFor(() => dev.exitCode !== null || /"msg":"device started"/.test(stderr()), 60_000);
+  if (!started || dev.exitCode !== null) throw new Error(`kvs-edge run did not start (exit ${dev.exitCode}): ${stderr().slice(-2000)}`);
 
   // The fleet, with the broker's password, reaches the device (so did the device, with its own).
   const fleet = await FleetClient.connect({ url: mqttUrl, username: MQTT_USER, password: MQTT_PASSWORD });
@@ -184,7 +174,7 @@ t.test('kvs-edge run at trace: no secret in any output line', { skip: SKIP, time
   t.same([SECRET, TOKEN, MQTT_PASSWORD, STATIC_TURN_CREDENTIAL, KEY_ID].filter((s) => forms(s).some((f) => shown.includes(f))), [], 'get-config shows no secret');
   t.same(await fleet.send(DEVICE, 'set-log-level', { level: 'trace' }), { level: 'trace' }, 'set-log-level trace (native engine at debug)');
   const f0 = viewer.frames;
-  await until('more frames after set-log-level', () => viewer.frames > f0 + 5, 20_000);
+  t.ok(await waitFor(() => viewer.frames > f0 + 5, 20_000), 'frames keep coming after set-log-level');
   await viewer.close();
 
   dev.kill('SIGTERM');
