@@ -59,5 +59,6 @@ if (want('memory')) {
     startups: quick ? 2 : Number(env.BENCH_STARTUPS ?? 5),
     ...(env.BENCH_NODE_ARGS ? { nodeArgs: env.BENCH_NODE_ARGS.split(' ').filter(Boolean) } : {}),
     ...(env.BENCH_NODE ? { node: env.BENCH_NODE } : {}),
+    ...(env.BENCH_ENV ? { env: Object.fromEntries(env.BENCH_ENV.split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) } : {}),
   });
 }
