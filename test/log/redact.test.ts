@@ -127,3 +127,20 @@ t.test('known secret values: scrubbed as they are, URL-encoded and JSON-escaped;
   t.equal(v.scrub('a tiny word'), 'a tiny word');
   t.same(secretValues({ a: { password: 'p1234567' }, b: [{ credential: 'c1234567', urls: 'turn:x' }], keyFile: '/k' }), ['p1234567', 'c1234567']);
 });
+
+t.test('a configuration error names the bad secret field without printing it', async (t) => {
+  let message = '';
+  try {
+    validateConfig({
+      credentials: { source: 'static', accessKeyId: 'AKIASECRETTEST', secretAccessKey: 12345678 },
+      mqtt: { url: `mqtt://cam:${MQTT_PASSWORD}@broker:1883:x`, password: 42 },
+    });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  t.match(message, /credentials\.accessKeyId: got a string of 14 characters \(a secret: not shown\); allowed: a string of at least 16 characters/);
+  t.match(message, /credentials\.secretAccessKey: got a number \(a secret: not shown\)/);
+  t.match(message, /mqtt\.password: got a number \(a secret: not shown\)/);
+  t.match(message, /mqtt\.url: got "mqtt:\/\/cam:\(redacted\)@broker/);
+  t.notMatch(message, /AKIASECRETTEST|12345678|42|MqTtPaSsWoRd/);
+});

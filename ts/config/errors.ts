@@ -1,5 +1,6 @@
 // Turns zod issues into messages a person can act on: which field, what value, what is allowed.
 import type { z } from 'zod';
+import { isSecretName, redactText } from '../log/redact.js';
 
 export interface ConfigIssue {
   /** Dotted path, e.g. "video.encoder"; "(root)" for the document itself. */
@@ -112,7 +113,13 @@ export function formatIssue(issue: ConfigIssue): string {
   if (issue.allowed.startsWith('no field named')) {
     return `${issue.field}${where}: unknown field; ${issue.allowed}`;
   }
-  return `${issue.field}${where}: got ${describeValue(issue.value)}; allowed: ${issue.allowed}`;
+  // A secret that fails validation is still a secret: say what kind of value it is, not what.
+  const name = issue.field.split(/[.[\]]/).filter(Boolean).pop() ?? '';
+  const got =
+    isSecretName(name) && issue.value !== undefined
+      ? `${typeof issue.value === 'string' ? `a string of ${issue.value.length} characters` : issue.value === null ? 'null' : Array.isArray(issue.value) ? 'an array' : `a ${typeof issue.value}`} (a secret: not shown)`
+      : redactText(describeValue(issue.value));
+  return `${issue.field}${where}: got ${got}; allowed: ${issue.allowed}`;
 }
 
 export function invalidConfig(what: string, issues: ConfigIssue[]): ConfigError {
