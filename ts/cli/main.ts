@@ -3,6 +3,7 @@
 // message, never a stack; KVS_EDGE_DEBUG=1 adds stacks for unexpected ones.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
+import { redactText } from '../log/redact.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliCommand, type CliIO } from './command.js';
 
 /** A subcommand as the usage lists it; its module is imported only when it runs (or shows its help). */
@@ -81,19 +82,19 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     return await (await entry.load()).run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`kvs-edge ${name}: ${e.message}\nRun 'kvs-edge ${name} --help' for usage.\n`);
+      io.stderr.write(`kvs-edge ${name}: ${redactText(e.message)}\nRun 'kvs-edge ${name} --help' for usage.\n`);
       return EXIT_USAGE;
     }
     if (e instanceof ConfigError) {
-      io.stderr.write(`kvs-edge ${name}: ${e.message}\n`);
+      io.stderr.write(`kvs-edge ${name}: ${redactText(e.message)}\n`);
       return EXIT_USAGE;
     }
     const err = e instanceof Error ? e : new Error(String(e));
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string') {
-      io.stderr.write(`kvs-edge ${name}: ${code}: ${err.message}\n`);
+      io.stderr.write(`kvs-edge ${name}: ${code}: ${redactText(err.message)}\n`);
     } else {
-      io.stderr.write(`kvs-edge ${name}: internal error: ${err.message}\n`);
+      io.stderr.write(`kvs-edge ${name}: internal error: ${redactText(err.message)}\n`);
       if (io.env['KVS_EDGE_DEBUG'] === '1' && err.stack) io.stderr.write(err.stack + '\n');
     }
     return EXIT_FAILURE;

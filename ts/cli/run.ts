@@ -7,7 +7,7 @@ import { detectBoard, findBoard, loadBoardProfiles, readHostFacts, type BoardPro
 import { loadConfigFile } from '../config/load.js';
 import { StaticCredentialsProvider } from '../kvs/StaticCredentialsProvider.js';
 import { Logger, isLogLevel, type LogLevel } from '../log/logger.js';
-import { secretValues } from '../log/redact.js';
+import { redactText, secretValues } from '../log/redact.js';
 import { secretFileWarnings } from '../config/secret-files.js';
 import type { RemoteControl } from '../remote/remote-control.js';
 import { Device } from '../runtime/device.js';
@@ -205,7 +205,7 @@ export const runCommand: CliCommand = {
       log.error('device could not start', { error: e as Error });
       await closeLocal();
       const err = e as Error & { code?: string };
-      io.stderr.write(`kvs-edge run: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
+      io.stderr.write(logger.scrub(`kvs-edge run: ${err.code ? `${err.code}: ` : ''}${redactText(err.message)}\n`));
       // What the configuration asks for and this build cannot do is a configuration error: exit
       // 2, which the systemd unit does not restart (RestartPreventExitStatus=2).
       return err.code === 'ERR_UNSUPPORTED' ? EXIT_USAGE : EXIT_FAILURE;

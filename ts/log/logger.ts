@@ -87,6 +87,11 @@ export class Logger {
     this.#shared.secrets.add(values);
   }
 
+  /** `text` with the known secret values scrubbed (for output that is not a log line). */
+  scrub(text: string): string {
+    return this.#shared.secrets.scrub(text);
+  }
+
   child(fields: LogFields): Logger {
     const c = new Logger({ fields: { ...this.#fields, ...fields } }, this.#shared);
     return c;
