@@ -2,10 +2,14 @@
 
 #include <netdb.h>
 #include <nice/agent.h>
+#include <dirent.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include "log.h"
 
@@ -28,6 +32,16 @@ bool resolve(const std::string& host, std::string* ip) {
   freeaddrinfo(res);
   if (ok) *ip = buf;
   return ok;
+}
+
+// Related addresses given to TCP/TLS relayed candidates, process-wide ("ip port").
+std::mutex& claimed_related_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<std::string>& claimed_related() {
+  static std::set<std::string> s;
+  return s;
 }
 
 const char* candidate_type(NiceCandidateType t) {
@@ -171,6 +185,13 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
       NiceRelayType type = s.kind == IceServerConfig::kTurns ? NICE_RELAY_TYPE_TURN_TLS
                            : s.tcp                            ? NICE_RELAY_TYPE_TURN_TCP
                                                               : NICE_RELAY_TYPE_TURN_UDP;
+      if (type != NICE_RELAY_TYPE_TURN_UDP) {
+        NiceAddress a;
+        if (nice_address_set_from_string(&a, ip.c_str())) {
+          nice_address_set_port(&a, s.port);
+          tcp_turn_servers_.push_back(address_string(a));
+        }
+      }
       if (!nice_agent_set_relay_info(agent_, stream_, kComponent, ip.c_str(), s.port,
                                      s.username.c_str(), s.credential.c_str(), type))
         KVS_WARN(id_, "libnice refused TURN server %s:%u", ip.c_str(), s.port);
@@ -195,6 +216,72 @@ void IceTransport::local_credentials(std::string* ufrag, std::string* pwd) const
   g_free(p);
 }
 
+std::string IceTransport::candidate_line(NiceCandidate* c) const {
+  gchar* sdp = nice_agent_generate_local_candidate_sdp(agent_, c);
+  if (!sdp) return {};
+  std::string line = sdp;
+  g_free(sdp);
+  if (line.rfind("a=", 0) == 0) line = line.substr(2);
+  if (c->type != NICE_CANDIDATE_TYPE_RELAYED || nice_address_get_port(&c->base_addr) != 0) return line;
+  const std::string relayed = address_string(c->addr);
+  auto known = relay_related_.find(relayed);
+  std::string related = known == relay_related_.end() ? std::string() : known->second;
+  if (related.empty()) {
+    // The TURN connection this relay came through: libnice keeps it private, so it is found
+    // among the process's TCP sockets: connected to one of this transport's TCP/TLS TURN
+    // servers, from the candidate's base address, not yet given to another relayed
+    // candidate (of any transport); the oldest (lowest descriptor) first.
+    std::string fallback;
+    std::lock_guard<std::mutex> lock(claimed_related_mutex());
+    DIR* dir = opendir("/proc/self/fd");
+    int best_fd = -1;
+    for (dirent* e = dir ? readdir(dir) : nullptr; e; e = readdir(dir)) {
+      char* endp = nullptr;
+      long fd = std::strtol(e->d_name, &endp, 10);
+      if (!endp || *endp != '\0' || endp == e->d_name) continue;
+      int type = 0;
+      socklen_t tl = sizeof type;
+      if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM) continue;
+      sockaddr_storage ls{}, rs{};
+      socklen_t ll = sizeof ls, rl = sizeof rs;
+      if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&ls), &ll) != 0 ||
+          getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&rs), &rl) != 0)
+        continue;
+      NiceAddress local, remote;
+      nice_address_set_from_sockaddr(&local, reinterpret_cast<sockaddr*>(&ls));
+      nice_address_set_from_sockaddr(&remote, reinterpret_cast<sockaddr*>(&rs));
+      if (!nice_address_equal_no_port(&local, &c->base_addr)) continue;
+      bool to_turn = false;
+      const std::string peer = address_string(remote);
+      for (const auto& server : tcp_turn_servers_) to_turn = to_turn || server == peer;
+      if (!to_turn) continue;
+      char ip[NICE_ADDRESS_STRING_LEN];
+      nice_address_to_string(&local, ip);
+      std::string found = std::string(ip) + " " + std::to_string(nice_address_get_port(&local));
+      if (claimed_related().count(found)) continue;
+      if (best_fd < 0 || fd < best_fd) {
+        best_fd = static_cast<int>(fd);
+        fallback = found;
+      }
+    }
+    if (dir) closedir(dir);
+    if (!fallback.empty()) claimed_related().insert(fallback);
+    if (related.empty()) related = fallback;
+    if (related.empty()) {
+      KVS_WARN(id_, "relayed candidate %s: its TURN connection was not found; related port left as libnice wrote it", relayed.c_str());
+      return line;
+    }
+    relay_related_[relayed] = related;
+  }
+  const size_t at = line.find(" raddr ");
+  if (at == std::string::npos) return line;
+  const size_t rport = line.find(" rport ", at);
+  const size_t end = rport == std::string::npos ? std::string::npos : line.find(' ', rport + 7);
+  const size_t space = related.find(' ');
+  return line.substr(0, at) + " raddr " + related.substr(0, space) + " rport " + related.substr(space + 1) +
+         (end == std::string::npos ? std::string() : line.substr(end));
+}
+
 std::vector<std::string> IceTransport::local_candidates() const {
   std::vector<std::string> out;
   if (!agent_) return out;
@@ -202,11 +289,8 @@ std::vector<std::string> IceTransport::local_candidates() const {
   for (GSList* i = list; i; i = i->next) {
     auto* c = static_cast<NiceCandidate*>(i->data);
     if (relay_only_ && c->type != NICE_CANDIDATE_TYPE_RELAYED) continue;
-    gchar* sdp = nice_agent_generate_local_candidate_sdp(agent_, c);
-    if (!sdp) continue;
-    std::string line = sdp;
-    g_free(sdp);
-    out.push_back(line.rfind("a=", 0) == 0 ? line.substr(2) : line);
+    std::string line = candidate_line(c);
+    if (!line.empty()) out.push_back(line);
   }
   g_slist_free_full(list, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
   return out;
@@ -316,6 +400,11 @@ void IceTransport::on_selected_pair(NiceAgent*, guint, guint, void*, void*, gpoi
 void IceTransport::close() {
   if (send_socket_) g_object_unref(send_socket_);
   send_socket_ = nullptr;
+  if (!relay_related_.empty()) {
+    std::lock_guard<std::mutex> lock(claimed_related_mutex());
+    for (const auto& [relayed, related] : relay_related_) claimed_related().erase(related);
+    relay_related_.clear();
+  }
   if (!agent_) return;
   g_signal_handlers_disconnect_by_data(agent_, this);
   nice_agent_attach_recv(agent_, stream_, kComponent, context_, nullptr, nullptr);
@@ -346,16 +435,12 @@ void IceTransport::set_state(State s) {
   listener_->on_ice_state(s);
 }
 
-void IceTransport::on_candidate(NiceAgent* agent, void* candidate, gpointer p) {
+void IceTransport::on_candidate(NiceAgent*, void* candidate, gpointer p) {
   auto* self = static_cast<IceTransport*>(p);
   auto* c = static_cast<NiceCandidate*>(candidate);
   if (self->relay_only_ && c->type != NICE_CANDIDATE_TYPE_RELAYED) return;
-  gchar* sdp = nice_agent_generate_local_candidate_sdp(agent, c);
-  if (!sdp) return;
-  std::string line = sdp;
-  g_free(sdp);
-  if (line.rfind("a=", 0) == 0) line = line.substr(2);
-  self->listener_->on_ice_candidate(line);
+  std::string line = self->candidate_line(c);
+  if (!line.empty()) self->listener_->on_ice_candidate(line);
 }
 
 void IceTransport::on_gathering_done(NiceAgent*, guint, gpointer p) {

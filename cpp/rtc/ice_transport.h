@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "udp_batch.h"
 
 typedef struct _NiceAgent NiceAgent;
+typedef struct _NiceCandidate NiceCandidate;
 
 namespace kvs::rtc {
 
@@ -98,6 +100,10 @@ class IceTransport {
                                gpointer self);
   // Re-reads the selected pair: the socket and address the batched path sends with, or none.
   void refresh_send_path();
+  // The SDP line of a local candidate ("candidate:...", no "a="). libnice writes "rport 9"
+  // for a relayed candidate reached over TCP or TLS (its base socket had no port when it was
+  // made); this writes the real local address of that TURN connection instead.
+  std::string candidate_line(NiceCandidate* c) const;
 
   Listener* listener_;
   GMainContext* context_;
@@ -107,6 +113,10 @@ class IceTransport {
   State state_ = State::kNew;
   bool relay_only_ = false;
   bool ever_connected_ = false;
+  // Related address written for each TCP/TLS relayed candidate, by its relayed address: the
+  // same line every time it is written, and one TURN connection per candidate.
+  mutable std::map<std::string, std::string> relay_related_;
+  std::vector<std::string> tcp_turn_servers_;  // "ip:port" of the TCP and TLS TURN servers
   // The batched send path: libnice's socket of the selected pair (a reference held) and the
   // remote address, while the pair is a UDP one with a local base socket.
   GSocket* send_socket_ = nullptr;

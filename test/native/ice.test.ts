@@ -1,5 +1,6 @@
 // ICE as a viewer sees it: relay-only through a real coturn (UDP and TCP), IPv6, ICE restart
 // without losing the picture, and end-of-candidates.
+import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import t from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
@@ -42,6 +43,17 @@ for (const transport of ['udp', 'tcp'] as const) {
     t.ok(seen.frames >= 30, `frames decoded through the relay (${seen.frames})`);
     t.ok(viewer.engineCandidates.length > 0, 'relay candidates were trickled');
     t.ok(viewer.engineCandidates.every((c) => c.candidate === '' || / typ relay/.test(c.candidate)), 'the engine offered relay candidates only');
+    // The related address is the local end of the engine's connection to coturn (UDP: the
+    // host socket; TCP: the TCP connection), never libnice's placeholder port 9.
+    const related = viewer.engineCandidates.filter((c) => c.candidate !== '').map((c) => / raddr (\S+) rport (\d+)/.exec(c.candidate));
+    t.ok(related.length > 0 && related.every((m) => m?.[1] === '127.0.0.1' && Number(m[2]) >= 1024),
+      `relay candidates carry a real related address (${viewer.engineCandidates.map((c) => c.candidate).join(' | ')})`);
+    if (transport === 'tcp') {
+      // ... and that port is the engine's TCP connection to coturn, as the kernel sees it
+      const conns = execFileSync('ss', ['-Htn', 'state', 'established', 'dst', `127.0.0.1:${turn.port}`], { encoding: 'utf8' });
+      const localPorts = [...conns.matchAll(/127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+/g)].map((m) => m[1]);
+      t.ok(localPorts.includes(related[0]?.[2] ?? '-'), `rport ${related[0]?.[2] ?? '-'} is a TCP connection to coturn (${localPorts.join(', ')})`);
+    }
     const stats = await pc.getStats();
     t.equal(stats.selectedPair?.localType, 'relay', 'the selected local candidate is the relay');
     t.ok(stats.packetsSent > 0 && stats.sendBatches === 0 && stats.packetsSentBatched === 0,
