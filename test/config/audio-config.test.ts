@@ -36,6 +36,11 @@ t.test('valid audio sections', async (t) => {
 t.test('the runtime gives each viewer its sink: {viewer} becomes its (sanitized) client id', async (t) => {
   const file = validateConfig({ audio: { talkback: { sink: 'file', path: '/var/talk/{viewer}.ogg' } } });
   t.same(talkbackSink(file, 'door/../bell 1'), { audioSink: { path: '/var/talk/door_.._bell_1.ogg' } });
+  // The client id is the viewer's choice: never a directory step, never a hidden file.
+  const dir = validateConfig({ audio: { talkback: { sink: 'file', path: '/var/talk/{viewer}/in.ogg' } } });
+  t.same(talkbackSink(dir, '..'), { audioSink: { path: '/var/talk/__/in.ogg' } });
+  t.same(talkbackSink(dir, '.'), { audioSink: { path: '/var/talk/_/in.ogg' } });
+  t.same(talkbackSink(file, '.hidden.v1'), { audioSink: { path: '/var/talk/_hidden.v1.ogg' } });
   const wav = validateConfig({ audio: { talkback: { sink: 'file', path: '/var/talk.raw', format: 'wav' } } });
   t.same(talkbackSink(wav, 'v'), { audioSink: { path: '/var/talk.raw', format: 'wav' } });
   const cmd = validateConfig({ audio: { talkback: { sink: 'command', command: ['aplay', '-'] } } });

@@ -3,11 +3,12 @@
 // without secrets, or with mode 0600, get none. First the check itself, then the real CLI.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envFileSecrets, secretFileWarnings } from '../../ts/config/secret-files.js';
+import { ConfigStore } from '../../ts/config/config-store.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repo, 'bin', 'kvs-edge.js');
@@ -69,6 +70,15 @@ t.test('the check: which files, which modes', async (t) => {
   t.same(secretFileWarnings(join(d, 'missing.json'), {}, { KVS_EDGE_ENV_FILE: envFile }), [], 'env file 0600: no warning');
   t.same(secretFileWarnings(join(d, 'missing.json'), {}, { KVS_EDGE_ENV_FILE: file(d, 'env2', 'KVS_EDGE_DEVICE_ID=cam\n', 0o644) }), [], 'an env file with ids only: no warning');
   t.same(secretFileWarnings(join(d, 'missing.json'), {}, { KVS_EDGE_ENV_FILE: join(d, 'nope') }), [], 'no env file: no warning');
+});
+
+t.test('a remote change rewrites the configuration with mode 0600, and its copies too', async (t) => {
+  const d = dir(t);
+  const f = file(d, 'device.json', JSON.stringify(withSecrets), 0o644);
+  const store = new ConfigStore(f, { env: {} });
+  await store.update({ video: { fps: 20 } }, () => undefined);
+  for (const x of [f, `${f}.last-good`]) t.equal((statSync(x).mode & 0o777).toString(8), '600', `${x.slice(d.length + 1)}: 0600`);
+  t.same(secretFileWarnings(f, withSecrets, {}), [], 'no warning any more');
 });
 
 const BUILT = existsSync(join(repo, 'dist', 'cli', 'main.js')) && existsSync(join(repo, 'build', 'Release', 'kvs_edge.node'));

@@ -120,12 +120,17 @@ export function videoTrackSource(c: Config, board: BoardProfile | null): Omit<Vi
   };
 }
 
-/** The talk-back sink of one viewer: `{viewer}` in a file path becomes its (sanitized) client id. */
+/**
+ * The talk-back sink of one viewer: `{viewer}` in a file path becomes its (sanitized) client id.
+ * The client id is the viewer's choice: only letters, digits, '.', '_' and '-' stay, and leading
+ * dots become '_', so that it is never a path separator, '.', '..' or a hidden file.
+ */
 export function talkbackSink(c: Config, clientId: string): { audioSink?: AudioSinkOptions } {
   const tb = c.audio.talkback;
   if (tb.sink === 'command' && tb.command) return { audioSink: { command: tb.command } };
   if (tb.sink === 'file' && tb.path) {
-    const path = tb.path.replaceAll('{viewer}', clientId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const safe = clientId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, (dots) => '_'.repeat(dots.length));
+    const path = tb.path.replaceAll('{viewer}', safe);
     return { audioSink: { path, ...(tb.format ? { format: tb.format } : {}) } };
   }
   return {};
