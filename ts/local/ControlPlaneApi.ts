@@ -39,7 +39,7 @@ export interface ControlPlaneApiOptions {
   accountId: string;
   now: () => number;
   autoCreateChannels: boolean;
-  endpoints: () => { wss: string; https: string };
+  endpoints: (role: 'MASTER' | 'VIEWER') => { wss: string; https: string };
   iceServers: (channel: ChannelInfo, clientId: string) => IceServerEntry[];
 }
 
@@ -158,10 +158,11 @@ export class ControlPlaneApi {
         }
         const protocols = Array.isArray(cfg?.Protocols) ? (cfg.Protocols as unknown[]) : ['WSS', 'HTTPS'];
         const list: Array<{ Protocol: string; ResourceEndpoint: string }> = [];
+        const endpoints = this.opts.endpoints(role);
         for (const p of protocols) {
-          if (p === 'WSS') list.push({ Protocol: 'WSS', ResourceEndpoint: this.opts.endpoints().wss });
-          else if (p === 'HTTPS') list.push({ Protocol: 'HTTPS', ResourceEndpoint: this.opts.endpoints().https });
-          else if (p === 'WEBRTC') list.push({ Protocol: 'WEBRTC', ResourceEndpoint: this.opts.endpoints().https });
+          if (p === 'WSS') list.push({ Protocol: 'WSS', ResourceEndpoint: endpoints.wss });
+          else if (p === 'HTTPS') list.push({ Protocol: 'HTTPS', ResourceEndpoint: endpoints.https });
+          else if (p === 'WEBRTC') list.push({ Protocol: 'WEBRTC', ResourceEndpoint: endpoints.https });
           else throw new HttpError({ status: 400, awsCode: 'InvalidArgumentException', message: `unknown protocol ${String(p)}` });
         }
         return { ResourceEndpointList: list };

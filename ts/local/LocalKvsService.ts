@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { ControlPlaneApi, HttpError, type AwsErrorArgs, type ChannelInfo, type IceServerEntry } from './ControlPlaneApi.js';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { KvsError } from '../kvs/KvsError.js';
 import { CoturnServer } from './CoturnServer.js';
@@ -30,6 +30,17 @@ export interface LocalServiceOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Serve HTTPS/WSS: true generates a certificate from `pki` (or a new one). */
   tls?: boolean | Pem;
+  /**
+   * Serve as AWS does, for clients that know only AWS's names (the official C SDK, AWS SDK
+   * clients without an endpoint): HTTPS/WSS (always TLS) on `port` (default 443), endpoints
+   * under AWS's host names and without a port when it is 443: the control plane at
+   * `kinesisvideo.<region>.amazonaws.com`, signaling at `m-<id>` (master WSS), `v-<id>`
+   * (viewer WSS) and `r-<id>` (HTTPS) `.kinesisvideo.<region>.amazonaws.com`, and a STUN
+   * server on UDP `port` too (`stun.kinesisvideo.<region>.amazonaws.com:443`). With
+   * `tls: true` the certificate comes from `pki` and covers those names. Clients map the
+   * names to `host` (a hosts file).
+   */
+  awsNames?: boolean;
   /** CA used for tls: true and for the IoT endpoint; generated when needed. */
   pki?: TestPki;
   /** Channels that exist from the start (ARNs are stable per name and region). */
@@ -76,12 +87,15 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
   private tlsPem: Pem | undefined;
   private boundPort = 0;
   private stun: StunServer | undefined;
+  private stunAws: StunServer | undefined;
   private coturn: CoturnServer | undefined;
   private iotServer: IotCredentialsServer | undefined;
   private pkiValue: TestPki | undefined;
   private clockOffsetMs: number;
   private closed = false;
   private readonly limits: RouterLimits;
+  /** The `<id>` of the m-/v-/r- signaling host names (stable per account and region). */
+  private readonly cellId: string;
 
   constructor(private readonly opts: LocalServiceOptions = {}) {
     super();
@@ -89,6 +103,7 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
     this.accountId = opts.accountId ?? '123456789012';
     this.host = opts.host ?? '127.0.0.1';
     this.clockOffsetMs = opts.clockOffsetMs ?? 0;
+    this.cellId = createHash('sha256').update(`${this.accountId}/${this.region}`).digest('hex').slice(0, 8);
     this.credentials = opts.credentials ?? {
       accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
       secretAccessKey: randomBytes(30).toString('base64'),
@@ -119,7 +134,7 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
       accountId: this.accountId,
       now: () => this.now(),
       autoCreateChannels: opts.autoCreateChannels ?? false,
-      endpoints: () => ({ wss: this.wssEndpoint, https: this.endpoint }),
+      endpoints: (role) => this.signalingEndpoints(role),
       iceServers: (c, clientId) => {
         const ttl = this.opts.turnTtlSec ?? 300;
         const list: IceServerEntry[] = [];
@@ -154,13 +169,36 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
     return this.host.includes(':') ? `[${this.host}]` : this.host;
   }
 
+  /** `:port`, or nothing for AWS's names on 443 (AWS's endpoints carry no port). */
+  private get portSuffix(): string {
+    return this.opts.awsNames && this.boundPort === 443 ? '' : `:${this.boundPort}`;
+  }
+
+  /** The AWS host names this service answers for with `awsNames` (what a hosts file maps to `host`). */
+  get awsHostNames(): string[] {
+    if (!this.opts.awsNames) return [];
+    const zone = `kinesisvideo.${this.region}.${this.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+    return [zone, `m-${this.cellId}.${zone}`, `v-${this.cellId}.${zone}`, `r-${this.cellId}.${zone}`, `stun.${zone}`];
+  }
+
   /** Control-plane endpoint for the @aws-sdk clients (`endpoint` option). */
   get endpoint(): string {
+    if (this.opts.awsNames) return `https://${this.awsHostNames[0]}${this.portSuffix}`;
     return `${this.tls ? 'https' : 'http'}://${this.hostForUrl}:${this.boundPort}`;
   }
 
+  /** The master's signaling endpoint. */
   get wssEndpoint(): string {
-    return `${this.tls ? 'wss' : 'ws'}://${this.hostForUrl}:${this.boundPort}`;
+    return this.signalingEndpoints('MASTER').wss;
+  }
+
+  private signalingEndpoints(role: Role): { wss: string; https: string } {
+    if (this.opts.awsNames) {
+      const [, master, viewer, https] = this.awsHostNames;
+      return { wss: `wss://${role === 'MASTER' ? master : viewer}${this.portSuffix}`, https: `https://${https}${this.portSuffix}` };
+    }
+    const base = `${this.hostForUrl}:${this.boundPort}`;
+    return { wss: `${this.tls ? 'wss' : 'ws'}://${base}`, https: `${this.tls ? 'https' : 'http'}://${base}` };
   }
 
   /** The CA that signed the HTTPS/WSS and IoT certificates (undefined without TLS and IoT). */
@@ -228,9 +266,13 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
   }
 
   async start(): Promise<this> {
-    const tlsOpt = this.opts.tls;
+    const tlsOpt = this.opts.awsNames && this.opts.tls === undefined ? true : this.opts.tls;
+    if (this.opts.awsNames && !tlsOpt) throw new KvsError('ERR_LOCAL_SERVICE', 'awsNames serves HTTPS/WSS only: tls cannot be false');
     if (tlsOpt || this.opts.iot) this.pkiValue = this.opts.pki ?? createTestPki();
-    if (tlsOpt === true) this.tlsPem = this.pkiValue?.server;
+    if (tlsOpt === true && this.opts.awsNames && this.pkiValue) {
+      const names = this.awsHostNames;
+      this.tlsPem = this.pkiValue.issueServer([...names, `*.${names[0] ?? ''}`, 'localhost'], isIP(this.host) ? [this.host] : []);
+    } else if (tlsOpt === true) this.tlsPem = this.pkiValue?.server;
     else if (tlsOpt) this.tlsPem = tlsOpt;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
     const server = this.tlsPem ? createHttpsServer({ cert: this.tlsPem.cert, key: this.tlsPem.key }, handler) : createHttpServer(handler);
@@ -239,13 +281,18 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    const port = await listen(server, this.opts.port ?? 0, this.host);
+    const port = await listen(server, this.opts.port ?? (this.opts.awsNames ? 443 : 0), this.host);
     this.server = server;
     this.boundPort = port;
     try {
       if (this.opts.stun !== false) {
         this.stun = new StunServer(this.host);
         await this.stun.start();
+        if (this.opts.awsNames) {
+          // stun:stun.kinesisvideo.<region>.amazonaws.com:443, what clients add on their own
+          this.stunAws = new StunServer(this.host);
+          await this.stunAws.start(this.boundPort);
+        }
       }
       const turn = this.opts.turn ?? 'auto';
       if (turn === true || (turn === 'auto' && CoturnServer.available())) {
@@ -305,7 +352,7 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     this.wss.close();
-    await Promise.all([this.stun?.close(), this.coturn?.close(), this.iotServer?.close()]);
+    await Promise.all([this.stun?.close(), this.stunAws?.close(), this.coturn?.close(), this.iotServer?.close()]);
   }
 
   // ---- control plane -------------------------------------------------------------------

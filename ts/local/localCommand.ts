@@ -1,7 +1,7 @@
 // `kvs-edge local`: the KVS-compatible service on loopback, until SIGINT/SIGTERM (then GO_AWAY
 // to everyone and a clean stop). Prints one JSON line that clients need: endpoints, region,
 // credentials, channel ARNs, STUN/TURN, the CA file when it serves TLS.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, str } from '../cli/args.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from '../cli/command.js';
 import { errorMessage } from '../kvs/KvsError.js';
@@ -23,12 +23,29 @@ Options:
   --access-key-id K        accepted key (default: generated)
   --secret-access-key S    its secret (default: generated)
   --tls                    serve HTTPS/WSS with a certificate from a generated CA
+  --aws-names              serve as AWS does (for clients with no endpoint setting, such as
+                           the official C SDK): HTTPS/WSS on port 443 (or --port), portless
+                           endpoints kinesisvideo.<region>.amazonaws.com and
+                           m-/v-/r-<id>.kinesisvideo.<region>.amazonaws.com, STUN on UDP 443;
+                           map those names (printed as "hostNames") to --host in a hosts file
+  --cert FILE --key FILE   the HTTPS/WSS certificate and key (PEM) instead of a generated one
   --ca-out FILE            write that CA certificate here (clients must trust it)
   --no-turn                do not start coturn
   --turn-ttl SECONDS       TURN credential lifetime (default 300)
   --iot-role-alias ALIAS   also serve an IoT credentials endpoint (mutual TLS) for ALIAS
   -h, --help               this help
 `;
+
+function readPem(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (!text.includes('-----BEGIN ')) throw new UsageError(`${flag} ${file}: not a PEM file`);
+  return text;
+}
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -50,6 +67,9 @@ export const localCommand: CliCommand = {
       'access-key-id': { type: 'string' },
       'secret-access-key': { type: 'string' },
       tls: { type: 'boolean' },
+      'aws-names': { type: 'boolean' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       'ca-out': { type: 'string' },
       'no-turn': { type: 'boolean' },
       'turn-ttl': { type: 'string' },
@@ -78,6 +98,11 @@ export const localCommand: CliCommand = {
     if (region) opts.region = region;
     if (key && secret) opts.credentials = { accessKeyId: key, secretAccessKey: secret };
     if (p.values['tls']) opts.tls = true;
+    if (p.values['aws-names']) opts.awsNames = true;
+    const certFile = str(p, 'cert');
+    const keyFile = str(p, 'key');
+    if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--cert and --key go together');
+    if (certFile && keyFile) opts.tls = { cert: readPem(certFile, '--cert'), key: readPem(keyFile, '--key') };
     if (p.values['no-turn']) opts.turn = false;
     const ttl = int(str(p, 'turn-ttl'), 'turn-ttl');
     if (ttl !== undefined) opts.turnTtlSec = ttl;
@@ -105,6 +130,7 @@ export const localCommand: CliCommand = {
         turn: svc.turnAvailable,
         iotEndpoint: svc.iotEndpoint ?? null,
         caFile: caOut && svc.caCert ? caOut : null,
+        ...(svc.awsHostNames.length ? { hostNames: svc.awsHostNames, host: svc.host } : {}),
       })}\n`,
     );
     const service = svc;

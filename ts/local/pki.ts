@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvsError, errorMessage } from '../kvs/KvsError.js';
@@ -20,6 +21,8 @@ export interface TestPki {
   server: Pem;
   /** Issues a client (device) certificate whose CN is `commonName`. */
   issueClient(commonName: string): Pem;
+  /** Issues a server certificate for these DNS names (wildcards allowed) and IP addresses. */
+  issueServer(dnsNames: string[], ips?: string[]): Pem;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -54,6 +57,19 @@ export function createTestPki(): TestPki {
     return {
       ca,
       server,
+      issueServer(dnsNames: string[], ips: string[] = []): Pem {
+        for (const n of dnsNames) {
+          if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n)) throw new KvsError('ERR_LOCAL_SERVICE', `"${n}" is not a DNS name`);
+        }
+        for (const ip of ips) if (!isIP(ip)) throw new KvsError('ERR_LOCAL_SERVICE', `"${ip}" is not an IP address`);
+        const san = [...dnsNames.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(',');
+        const d = mkdtempSync(join(tmpdir(), 'kvs-pki-'));
+        try {
+          return issue(d, ca, 'server', `/CN=${dnsNames[0] ?? ips[0] ?? 'localhost'}`, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
+        } finally {
+          rmSync(d, { recursive: true, force: true });
+        }
+      },
       issueClient(commonName: string): Pem {
         const d = mkdtempSync(join(tmpdir(), 'kvs-pki-'));
         try {
