@@ -60,7 +60,7 @@ t.test('the unit says why what it leaves out is left out', async (t) => {
   t.match(text, /^RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK$/m);
   t.match(text, /netlink \(libnice enumerates the interfaces/);
   t.match(text, /^ExecStart=\/opt\/kvs-edge\/node\/bin\/node \/opt\/kvs-edge\/bin\/kvs-edge\.js run --config \/etc\/kvs-edge\/config\.yaml$/m);
-  t.match(text, /^ReadWritePaths=\/etc\/kvs-edge$/m, 'the configuration directory is writable (crash-safe rewrite)');
+  t.match(text, /^ReadWritePaths=-\/etc\/kvs-edge$/m, 'the configuration directory is writable (crash-safe rewrite)');
   t.match(text, /^StateDirectory=kvs-edge$/m);
   t.match(text, /^DevicePolicy=closed$/m);
   for (const d of ['char-video4linux', 'char-media', 'char-nvhost-*', 'char-alsa']) t.match(text, new RegExp(`^DeviceAllow=${d.replace('*', '\\*')} rw$`, 'm'), d);
