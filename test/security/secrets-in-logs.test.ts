@@ -215,3 +215,71 @@ t.test('kvs-edge run at trace: no secret in any output line', { skip: SKIP, time
     t.same(hits, [], `${what} appears in no line`);
   }
 });
+
+// The same with credentials from the AWS IoT credentials provider (mutual TLS with the device's
+// certificate): the temporary keys and session tokens it hands out, and the device's private
+// key, appear in no line either.
+t.test('kvs-edge run at trace with IoT credentials: no temporary key, token or private key in any line', { skip: SKIP, timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvs-edge-secrets-iot-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const svc: LocalKvsService = await startLocalService({ turn: true, channels: [CHANNEL], closeGraceMs: 50, iot: { roleAliases: ['cam-role'], credentialTtlSec: 900 } });
+  t.teardown(() => svc.close());
+  const issued: Array<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> = [];
+  const issue = svc.issueTemporaryCredentials.bind(svc);
+  svc.issueTemporaryCredentials = (ttl: number) => {
+    const c = issue(ttl);
+    issued.push(c);
+    return c;
+  };
+  const pem = svc.issueDeviceCertificate('sec-thing');
+  const files = { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem'), caFile: join(dir, 'ca.pem') };
+  writeFileSync(files.certFile, pem.cert);
+  writeFileSync(files.keyFile, pem.key, { mode: 0o600 });
+  writeFileSync(files.caFile, pem.ca);
+  const config = join(dir, 'device.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      deviceId: DEVICE,
+      region: svc.region,
+      endpoints: { controlPlane: svc.endpoint },
+      credentials: { source: 'iot', endpoint: svc.iotEndpoint, roleAlias: 'cam-role', thingName: 'sec-thing', ...files },
+      channel: { name: CHANNEL, createIfMissing: false },
+      video: { width: 640, height: 480, fps: 15, keyframeInterval: 15 },
+      logging: { level: 'trace', format: 'json' },
+    }),
+    { mode: 0o600 },
+  );
+  let output = '';
+  const dev = spawn(process.execPath, [bin, 'run', '--config', config], { env: { PATH: process.env['PATH'], KVS_EDGE_NATIVE_LOG: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  dev.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  dev.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  const closed = new Promise<number | null>((r) => dev.once('close', (code) => r(code)));
+  t.teardown(() => void dev.kill('SIGKILL'));
+  const started = await waitFor(() => dev.exitCode !== null || /"msg":"device started"/.test(output), 60_000);
+  if (!started || dev.exitCode !== null) throw new Error(`kvs-edge run did not start (exit ${dev.exitCode}): ${output.slice(-2000)}`);
+
+  const viewer = await KvsViewer.connect({ endpoint: svc.endpoint, region: svc.region, credentials: svc.credentials, channel: CHANNEL }, 'viewer-iot');
+  t.teardown(() => viewer.close());
+  const got = await viewer.waitForFrames(10, 60_000);
+  t.ok(got.frames >= 10, `the viewer received ${got.frames} frames (the device signs with IoT credentials)`);
+  await viewer.close();
+  dev.kill('SIGTERM');
+  t.equal(await closed, 0, 'SIGTERM: exit 0');
+
+  const lines = output.split('\n').filter(Boolean);
+  t.ok(issued.length >= 1, `${issued.length} temporary credentials issued by the IoT endpoint`);
+  const connecting = lines.find((l) => l.includes('"msg":"signaling connecting"')) ?? '';
+  t.match(connecting, /X-Amz-Security-Token=\(redacted\)/, 'the presigned URL carried a session token, redacted');
+  const keyBody = pem.key.split('\n').filter((l) => l && !l.startsWith('-----'));
+  const secrets: Record<string, string> = { 'private key (a line of it)': keyBody[1] ?? keyBody[0] ?? '' };
+  issued.forEach((c, i) => {
+    secrets[`temporary access key id ${i}`] = c.accessKeyId;
+    secrets[`temporary secret key ${i}`] = c.secretAccessKey;
+    secrets[`session token ${i}`] = c.sessionToken;
+  });
+  for (const [what, value] of Object.entries(secrets)) {
+    t.ok(value.length >= 16, `${what} is a real value`);
+    t.same(lines.filter((l) => forms(value).some((f) => l.includes(f))), [], `${what} appears in no line`);
+  }
+});
