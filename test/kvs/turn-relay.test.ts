@@ -63,6 +63,8 @@ t.test('relay-only media through coturn, negotiated over KVS signaling, uninterr
   const turn = masterIce.find((s) => s.urls.some((u) => u.startsWith('turn:')));
   t.ok(turn?.username && turn.credential, 'GetIceServerConfig gives TURN with time-limited credentials');
   t.match(turn?.username, /^\d+:cam\./, 'coturn shared-secret username: <expiry>:<name>');
+  t.ok(turn?.urls.some((u) => /^turns:127\.0\.0\.1:\d+\?transport=tcp$/.test(u)) && !turn.urls.some((u) => /^turn:.*transport=tcp/.test(u)),
+    `TCP is offered as TURN over TLS (turns:), as KVS does (${turn?.urls.join(', ') ?? ''})`);
   const turnPort = Number(/:(\d+)\?/.exec(turn?.urls[0] ?? '')?.[1]);
   t.ok(await stunPing('127.0.0.1', turnPort, 2000), 'coturn answers STUN');
 

@@ -4,8 +4,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { IceCandidateInit, PeerConnection } from '../../ts/native/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../peers/chromium.js';
 
-export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+export function launch(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /**

@@ -5,6 +5,7 @@ import { networkInterfaces } from 'node:os';
 import t from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import { CoturnServer } from '../../ts/local/CoturnServer.js';
+import { createTestPki } from '../../ts/local/pki.js';
 import { ChromiumViewer, iceUfrag, launch } from './chromium-viewer.js';
 
 const browser = await launch();
@@ -14,9 +15,9 @@ t.teardown(async () => {
   await browser.close();
 });
 
-async function stream(t: Tap.Test, pc: PeerConnection, viewerConfig: RTCConfiguration = {}) {
+async function stream(t: Tap.Test, pc: PeerConnection, viewerConfig: RTCConfiguration = {}, on = browser) {
   pc.addTrack(track);
-  const viewer = await ChromiumViewer.open(browser, pc, viewerConfig);
+  const viewer = await ChromiumViewer.open(on, pc, viewerConfig);
   t.teardown(async () => {
     pc.close();
     await viewer.page.close();
@@ -26,20 +27,25 @@ async function stream(t: Tap.Test, pc: PeerConnection, viewerConfig: RTCConfigur
   return { viewer, answer, seen };
 }
 
-for (const transport of ['udp', 'tcp'] as const) {
+for (const transport of ['udp', 'tcp', 'tls'] as const) {
   t.test(`relay only through coturn over ${transport.toUpperCase()}`, { skip: CoturnServer.available() ? false : 'coturn (turnserver) is not installed' }, async (t) => {
-    const turn = new CoturnServer({ host: '127.0.0.1' });
+    const turn = new CoturnServer({ host: '127.0.0.1', verbose: true, ...(transport === 'tls' ? { tls: createTestPki().issueServer(['localhost'], ['127.0.0.1']) } : {}) });
+    const turnLog: string[] = [];
+    turn.on('log', (l) => turnLog.push(l));
     await turn.start();
     t.teardown(() => turn.close());
     const cred = turn.credentials('engine', 600);
-    const urls = [`turn:127.0.0.1:${turn.port}?transport=${transport}`];
+    const urls = [transport === 'tls' ? `turns:127.0.0.1:${turn.tlsPort}?transport=tcp` : `turn:127.0.0.1:${turn.port}?transport=${transport}`];
     const pc = new PeerConnection({ iceServers: [{ urls, username: cred.username, credential: cred.password }], iceTransportPolicy: 'relay', localAddresses: ['127.0.0.1'] });
     // The viewer relays too (its host addresses are not loopback, the relay's are).
     const viewerCred = turn.credentials('viewer', 600);
+    // Chromium checks the TURN server's certificate; this one is from a throwaway CA.
+    const on = transport === 'tls' ? await launch(['--ignore-certificate-errors']) : browser;
+    if (on !== browser) t.teardown(() => on.close());
     const { viewer, seen } = await stream(t, pc, {
       iceServers: [{ urls, username: viewerCred.username, credential: viewerCred.password }],
       iceTransportPolicy: 'relay',
-    });
+    }, on);
     t.ok(seen.frames >= 30, `frames decoded through the relay (${seen.frames})`);
     t.ok(viewer.engineCandidates.length > 0, 'relay candidates were trickled');
     t.ok(viewer.engineCandidates.every((c) => c.candidate === '' || / typ relay/.test(c.candidate)), 'the engine offered relay candidates only');
@@ -48,11 +54,19 @@ for (const transport of ['udp', 'tcp'] as const) {
     const related = viewer.engineCandidates.filter((c) => c.candidate !== '').map((c) => / raddr (\S+) rport (\d+)/.exec(c.candidate));
     t.ok(related.length > 0 && related.every((m) => m?.[1] === '127.0.0.1' && Number(m[2]) >= 1024),
       `relay candidates carry a real related address (${viewer.engineCandidates.map((c) => c.candidate).join(' | ')})`);
-    if (transport === 'tcp') {
+    if (transport !== 'udp') {
       // ... and that port is the engine's TCP connection to coturn, as the kernel sees it
-      const conns = execFileSync('ss', ['-Htn', 'state', 'established', 'dst', `127.0.0.1:${turn.port}`], { encoding: 'utf8' });
+      const conns = execFileSync('ss', ['-Htn', 'state', 'established', 'dst', `127.0.0.1:${transport === 'tls' ? turn.tlsPort : turn.port}`], { encoding: 'utf8' });
       const localPorts = [...conns.matchAll(/127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+/g)].map((m) => m[1]);
       t.ok(localPorts.includes(related[0]?.[2] ?? '-'), `rport ${related[0]?.[2] ?? '-'} is a TCP connection to coturn (${localPorts.join(', ')})`);
+    }
+    if (transport === 'tls') {
+      // coturn names each session's TLS version and cipher. libnice's NICE_RELAY_TYPE_TURN_TLS is
+      // TLS only in its Google/MSOC modes: in RFC 5245 mode the engine speaks plain TCP to the
+      // TLS port, which coturn accepts (it detects TLS per connection), so only the viewer's
+      // session is TLS here.
+      t.ok(turnLog.some((l) => /session \S+: new, .*username=<\d+:viewer>.*method=TLSv1\.[23]/.test(l)),
+        `Chromium's TURN session is TLS (${turnLog.filter((l) => /new, realm/.test(l)).join(' | ')})`);
     }
     const stats = await pc.getStats();
     t.equal(stats.selectedPair?.localType, 'relay', 'the selected local candidate is the relay');

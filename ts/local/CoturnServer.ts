@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,13 @@ export interface CoturnOptions {
   host?: string;
   realm?: string;
   secret?: string;
+  /**
+   * A certificate for a TLS listener (TURN over TLS, `turns:`, as KVS offers for TCP): then
+   * TCP clients are offered `turns:host:tlsPort?transport=tcp` instead of plain `turn:...tcp`.
+   */
+  tls?: { cert: string; key: string };
+  /** coturn's verbose log (each session's transport, TLS version and cipher), as `log` events. */
+  verbose?: boolean;
   /** Relay port range size (default 200, picked at random in 49152-65535). */
   relayPorts?: number;
   startTimeoutMs?: number;
@@ -103,6 +110,7 @@ export class CoturnServer extends EventEmitter<CoturnEvents> {
   private child: ChildProcess | undefined;
   private workDir: string | undefined;
   private listenPort = 0;
+  private tlsListenPort = 0;
 
   constructor(private readonly opts: CoturnOptions = {}) {
     super();
@@ -119,6 +127,11 @@ export class CoturnServer extends EventEmitter<CoturnEvents> {
     return this.listenPort;
   }
 
+  /** The TLS listener's port (0 without `tls`). */
+  get tlsPort(): number {
+    return this.tlsListenPort;
+  }
+
   async start(): Promise<void> {
     const bin = findTurnserver(this.opts.binary);
     if (!bin) throw new KvsError('ERR_LOCAL_SERVICE', 'coturn (turnserver) is not installed');
@@ -126,6 +139,15 @@ export class CoturnServer extends EventEmitter<CoturnEvents> {
     const span = this.opts.relayPorts ?? 200;
     const minPort = 49152 + Math.floor(Math.random() * (65535 - 49152 - span));
     this.workDir = mkdtempSync(join(tmpdir(), 'kvs-coturn-'));
+    const tlsArgs: string[] = ['--no-tls'];
+    if (this.opts.tls) {
+      this.tlsListenPort = await freePort(this.host);
+      const cert = join(this.workDir, 'turn-cert.pem');
+      const key = join(this.workDir, 'turn-key.pem');
+      writeFileSync(cert, this.opts.tls.cert);
+      writeFileSync(key, this.opts.tls.key, { mode: 0o600 });
+      tlsArgs.splice(0, 1, `--tls-listening-port=${this.tlsListenPort}`, `--cert=${cert}`, `--pkey=${key}`);
+    }
     const args = [
       '-n',
       `--listening-ip=${this.host}`,
@@ -137,7 +159,7 @@ export class CoturnServer extends EventEmitter<CoturnEvents> {
       `--static-auth-secret=${this.secret}`,
       `--realm=${this.realm}`,
       '--fingerprint',
-      '--no-tls',
+      ...tlsArgs,
       '--no-dtls',
       '--no-cli',
       '--no-software-attribute',
@@ -146,6 +168,7 @@ export class CoturnServer extends EventEmitter<CoturnEvents> {
       `--pidfile=${join(this.workDir, 'turnserver.pid')}`,
       '--log-file=stdout',
       '--simple-log',
+      ...(this.opts.verbose ? ['--verbose'] : []),
     ];
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -169,12 +192,19 @@ export class CoturnServer extends EventEmitter<CoturnEvents> {
     throw new KvsError('ERR_LOCAL_SERVICE', `coturn did not answer STUN on ${this.host}:${this.listenPort}`);
   }
 
+  private get hostForUrl(): string {
+    return this.host.includes(':') ? `[${this.host}]` : this.host;
+  }
+
   /** Time-limited credentials of coturn's shared-secret scheme. */
   credentials(name: string, ttlSec: number, nowMs = Date.now()): TurnCredentials {
     const username = `${Math.floor(nowMs / 1000) + ttlSec}:${name}`;
     const password = createHmac('sha1', this.secret).update(username).digest('base64');
     return {
-      uris: [`turn:${this.host}:${this.listenPort}?transport=udp`, `turn:${this.host}:${this.listenPort}?transport=tcp`],
+      uris: [
+        `turn:${this.hostForUrl}:${this.listenPort}?transport=udp`,
+        this.tlsListenPort ? `turns:${this.hostForUrl}:${this.tlsListenPort}?transport=tcp` : `turn:${this.hostForUrl}:${this.listenPort}?transport=tcp`,
+      ],
       username,
       password,
       ttlSec,

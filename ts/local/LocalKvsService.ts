@@ -296,7 +296,9 @@ export class LocalKvsService extends EventEmitter<LocalServiceEvents> {
       }
       const turn = this.opts.turn ?? 'auto';
       if (turn === true || (turn === 'auto' && CoturnServer.available())) {
-        this.coturn = new CoturnServer({ host: this.host });
+        // With a CA the clients trust, TCP clients get TURN over TLS (turns:), as KVS gives.
+        const tls = this.pkiValue?.issueServer(['localhost'], [this.host]);
+        this.coturn = new CoturnServer({ host: this.host, ...(tls ? { tls } : {}) });
         await this.coturn.start();
       }
       if (this.opts.iot && this.pkiValue) {
