@@ -85,6 +85,11 @@ function allowedOf(issue: Issue): string {
         .map(allowedOf);
       return alts.length ? alts.join(' or ') : issue.message;
     }
+    case 'invalid_key': {
+      // A record's key (a name in video.sources, ...): what its own check says.
+      const inner = issue.issues[0];
+      return inner ? allowedOf(inner) : issue.message;
+    }
     default:
       return issue.message.replace(/^Invalid input: /, '');
   }

@@ -1,5 +1,6 @@
 // Public face of ts/config.
-export { configSchema, configJsonSchema, ENCODERS, REMOTE_FORBIDDEN_FIELDS, type Config, type ConfigInput } from './schema.js';
+export { configSchema, configJsonSchema, ENCODERS, type Config, type ConfigInput } from './schema.js';
+export { REMOTE_CHOICE_FIELDS, REMOTE_SETTABLE_FIELDS, REMOTE_VALUE_FIELDS, checkRemotePatch, type RemotePatchCheck } from './remote-fields.js';
 export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
 export {
   ENV_OVERRIDES,

@@ -2,6 +2,7 @@
 // (test pattern, software encoder, local KVS endpoints are opt-in), so `{}` is a valid config.
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log/logger.js';
+import { BUILTIN_TALKBACK_SINKS, BUILTIN_VIDEO_SOURCES, REMOTE_SETTABLE_FIELDS } from './remote-fields.js';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const idString = (what: string) =>
@@ -20,6 +21,23 @@ const urlString = (schemes: readonly string[]) =>
   );
 
 const filePath = z.string().min(1, 'must be a non-empty file path');
+
+/**
+ * The name of an alternative the local configuration defines (video.sources, audio.sources,
+ * audio.talkbackSinks): what a remote set-config may pick instead of naming a program, file or
+ * device itself (see remote-fields.ts).
+ */
+const ALT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const altName = z.string().regex(ALT_NAME_RE, "must be a name of 1-64 letters, digits, '_' or '-'");
+const altKey = (reserved: readonly string[], what: string) =>
+  altName.refine((k) => !reserved.includes(k), { message: `${reserved.map((r) => JSON.stringify(r)).join(', ')} cannot name one of the ${what}: built in` });
+function namedAlternatives<T extends z.ZodType>(def: T, reserved: readonly string[], what: string) {
+  return z.record(altKey(reserved, what), def).default({} as Record<string, z.output<T>>);
+}
+/** "a, b" or a hint where nothing is defined, for messages. */
+export function listNames(names: readonly string[]): string {
+  return names.length ? names.join(', ') : 'none defined';
+}
 
 export const ENCODERS = ['auto', 'v4l2m2m', 'openh264', 'passthrough'] as const;
 
@@ -75,9 +93,14 @@ const videoSourceSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+export type VideoSource = z.output<typeof videoSourceSchema>;
+
 const videoSchema = z
   .strictObject({
-    source: videoSourceSchema.default({ type: 'pattern' }),
+    /** The video source: an object, or the name of one in `sources` ('pattern' is built in). */
+    source: z.union([altName, videoSourceSchema]).default({ type: 'pattern' }),
+    /** Named sources, e.g. { day: {type: v4l2}, night: {type: pipe} }: what MQTT may pick by name. */
+    sources: namedAlternatives(videoSourceSchema, BUILTIN_VIDEO_SOURCES, 'video sources'),
     encoder: z.enum(ENCODERS).default('auto'),
     /** Encoder device for v4l2m2m; default: the one the board profile names. */
     encoderDevice: filePath.optional(),
@@ -103,6 +126,17 @@ const videoSchema = z
     captureTimestamps: z.boolean().default(false),
   })
   .prefault({})
+  .transform((v, ctx) => {
+    const { source, ...rest } = v;
+    if (typeof source !== 'string') return { ...rest, source, sourceName: null };
+    const picked: VideoSource | undefined = Object.hasOwn(v.sources, source) ? v.sources[source] : source === 'pattern' ? { type: 'pattern' } : undefined;
+    if (picked === undefined) {
+      const names = [...Object.keys(v.sources), ...BUILTIN_VIDEO_SOURCES];
+      ctx.issues.push({ code: 'custom', path: ['source'], input: source, message: `a source object or the name of one in video.sources (${listNames(names)})` });
+      return z.NEVER;
+    }
+    return { ...rest, source: picked, sourceName: source as string | null };
+  })
   .superRefine((v, ctx) => {
     if (v.qpMin !== undefined && v.qpMax !== undefined && v.qpMin > v.qpMax) {
       ctx.addIssue({ code: 'custom', path: ['qpMin'], message: `at most qpMax (${v.qpMax})` });
@@ -144,17 +178,76 @@ const talkbackSchema = z
     if (v.sink === 'command' && v.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'talkback sink "command" needs a command (argv, e.g. ["aplay", "-f", "S16_LE", "-r", "48000", "-c", "1", "-"])' });
     if (v.sink !== 'file' && (v.path !== undefined || v.format !== undefined)) ctx.addIssue({ code: 'custom', path: ['path'], message: `path/format are for talkback sink "file", not "${v.sink}"` });
     if (v.sink !== 'command' && v.command !== undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: `command is for talkback sink "command", not "${v.sink}"` });
-  })
-  .prefault({});
+  });
+export type Talkback = z.output<typeof talkbackSchema>;
+
+export const AUDIO_SOURCE_KINDS = ['none', 'tone', 'alsa', 'file'] as const;
+/** A named audio source (audio.sources): what audio.source, audio.device and audio.path say inline. */
+const audioSourceDefSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('tone') }),
+  z.strictObject({ source: z.literal('alsa'), device: z.string().min(1).optional() }),
+  z.strictObject({ source: z.literal('file'), path: filePath }),
+]);
 
 const audioSchema = z
   .strictObject({
-    /** 'file': an Ogg Opus file at `path`, looped. */
-    source: z.enum(['none', 'tone', 'alsa', 'file']).default('none'),
+    /** 'none', 'tone', 'alsa', 'file' (an Ogg Opus file at `path`, looped), or the name of one in `sources`. */
+    source: z.union([z.enum(AUDIO_SOURCE_KINDS), altName]).default('none'),
     device: z.string().min(1).optional(),
     path: filePath.optional(),
+    /** Named audio sources, e.g. { greeting: {source: file, path: ...} }: what MQTT may pick by name. */
+    sources: namedAlternatives(audioSourceDefSchema, AUDIO_SOURCE_KINDS, 'audio sources'),
     codec: z.enum(['opus']).default('opus'),
-    talkback: talkbackSchema,
+    /** Where a viewer's audio goes: an object, or the name of one in `talkbackSinks` ('none' is built in). */
+    talkback: z.union([altName, talkbackSchema]).prefault({}),
+    /** Named talk-back sinks, e.g. { speaker: {sink: command, command: [aplay, ...]} }: what MQTT may pick by name. */
+    talkbackSinks: namedAlternatives(talkbackSchema, BUILTIN_TALKBACK_SINKS, 'talk-back sinks'),
+  })
+  .transform((v, ctx) => {
+    const { source, talkback, ...rest } = v;
+    let kind: (typeof AUDIO_SOURCE_KINDS)[number];
+    let device = v.device;
+    let path = v.path;
+    let sourceName: string | null = null;
+    if ((AUDIO_SOURCE_KINDS as readonly string[]).includes(source)) {
+      kind = source as (typeof AUDIO_SOURCE_KINDS)[number];
+      if (kind === 'none' || kind === 'tone') sourceName = kind;
+    } else {
+      const def = Object.hasOwn(v.sources, source) ? v.sources[source] : undefined;
+      if (def === undefined) {
+        ctx.issues.push({ code: 'custom', path: ['source'], input: source, message: `one of ${AUDIO_SOURCE_KINDS.join(', ')} or the name of a source in audio.sources (${listNames(Object.keys(v.sources))})` });
+        return z.NEVER;
+      }
+      if (v.device !== undefined || v.path !== undefined) {
+        ctx.issues.push({ code: 'custom', path: [v.path !== undefined ? 'path' : 'device'], input: v.path ?? v.device, message: `nothing: the named source "${source}" gives its own` });
+        return z.NEVER;
+      }
+      kind = def.source;
+      device = def.source === 'alsa' ? def.device : undefined;
+      path = def.source === 'file' ? def.path : undefined;
+      sourceName = source;
+    }
+    let tb: Talkback;
+    let talkbackName: string | null = null;
+    if (typeof talkback !== 'string') tb = talkback;
+    else {
+      const def = Object.hasOwn(v.talkbackSinks, talkback) ? v.talkbackSinks[talkback] : talkback === 'none' ? ({ sink: 'none' } as Talkback) : undefined;
+      if (def === undefined) {
+        ctx.issues.push({ code: 'custom', path: ['talkback'], input: talkback, message: `a talk-back object or the name of one in audio.talkbackSinks (${listNames([...Object.keys(v.talkbackSinks), ...BUILTIN_TALKBACK_SINKS])})` });
+        return z.NEVER;
+      }
+      tb = def;
+      talkbackName = talkback;
+    }
+    return {
+      ...rest,
+      source: kind,
+      ...(device !== undefined ? { device } : {}),
+      ...(path !== undefined ? { path } : {}),
+      sourceName,
+      talkback: tb,
+      talkbackName,
+    };
   })
   .superRefine((v, ctx) => {
     if (v.source === 'file' && v.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'audio source "file" needs the path of an Ogg Opus file' });
@@ -210,6 +303,12 @@ const mqttSchema = z
       })
       .default('kvs-edge/{deviceId}'),
     qos: z.literal([0, 1]).default(1),
+    /**
+     * The fields set-config may change on this device: a subset of the built-in allow-list
+     * (remote-fields.ts, README "MQTT"); unset: all of it. It cannot widen the list, and the
+     * fleet cannot change it.
+     */
+    remoteSettable: z.array(z.enum(REMOTE_SETTABLE_FIELDS)).optional(),
     /** 'auto' tries MQTT 5 and falls back to 3.1.1. */
     protocol: z.enum(['auto', '5', '3.1.1']).default('auto'),
     keepaliveSec: z.number().int().min(5).max(1200).default(30),
@@ -276,9 +375,6 @@ export const configSchema = z.strictObject({
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
-
-/** Fields a remote set-config may never touch: identity, secrets, the control link, and commands run on the host. */
-export const REMOTE_FORBIDDEN_FIELDS = ['deviceId', 'credentials', 'mqtt', 'system', 'endpoints'] as const;
 
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input' }) as Record<string, unknown>;

@@ -1,10 +1,11 @@
 // Every remote command: its argument schema and what it asks of the DeviceController.
 // Arguments are validated before anything runs; nothing here spawns a process or a shell
-// (reboot runs the argv from the local configuration, never text from MQTT).
+// (reboot runs the argv from the local configuration, never text from MQTT). set-config passes
+// the allow-list of ../config/remote-fields.ts before anything is validated, written or applied.
 import { z } from 'zod';
 import { issuesFromZod, formatIssue } from '../config/errors.js';
 import { redactConfig } from '../config/load.js';
-import { REMOTE_FORBIDDEN_FIELDS } from '../config/schema.js';
+import { checkRemotePatch } from '../config/remote-fields.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import type { DeviceController } from '../runtime/controller.js';
 import { RemoteError } from './remote-error.js';
@@ -47,18 +48,6 @@ export function parseArgs<C extends CommandName>(command: C, args: unknown): z.o
     throw new RemoteError('ERR_BAD_ARGS', `bad arguments for ${command}: ${issues.map(formatIssue).join('; ')}`);
   }
   return r.data as z.output<(typeof commandArgs)[C]>;
-}
-
-function patchPaths(patch: Record<string, unknown>, base = ''): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(patch)) {
-    const p = base ? `${base}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const sub = patchPaths(v as Record<string, unknown>, p);
-      out.push(...(sub.length ? sub : [p]));
-    } else out.push(p);
-  }
-  return out;
 }
 
 export interface CommandOutcome {
@@ -112,15 +101,11 @@ export async function runCommand(controller: DeviceController, command: CommandN
       return { result: { config: redactConfig(await controller.getConfig()) } };
     case 'set-config': {
       const { patch } = parseArgs(command, rawArgs);
-      const changed = patchPaths(patch);
-      if (changed.length === 0) throw new RemoteError('ERR_BAD_ARGS', 'bad arguments for set-config: args.patch is empty');
-      const forbidden = changed.filter((p) => (REMOTE_FORBIDDEN_FIELDS as readonly string[]).includes(p.split('.')[0] ?? ''));
-      if (forbidden.length) {
-        throw new RemoteError(
-          'ERR_FORBIDDEN_FIELD',
-          `set-config may not change ${forbidden.join(', ')}: ${REMOTE_FORBIDDEN_FIELDS.join(', ')} can only be changed in the configuration file on the device`,
-        );
+      const { changed, refusals } = checkRemotePatch(patch, await controller.getConfig());
+      if (refusals.length) {
+        throw new RemoteError('ERR_FORBIDDEN_FIELD', `set-config refused, nothing was changed: ${refusals.join('. ')}`);
       }
+      if (changed.length === 0) throw new RemoteError('ERR_BAD_ARGS', 'bad arguments for set-config: args.patch is empty');
       const config = await controller.setConfig(patch);
       return { result: { config: redactConfig(config) }, event: { type: 'config-applied', changed } };
     }
