@@ -96,21 +96,29 @@ function allowedOf(issue: Issue): string {
 }
 
 export function issuesFromZod(error: z.ZodError, input: unknown, sources?: Map<string, string>): ConfigIssue[] {
-  return error.issues.flatMap((issue): ConfigIssue[] => {
-    if (issue.code === 'unrecognized_keys') {
-      // One issue per unknown key, named by its full path, so a typo is found at once.
-      return issue.keys.map((key) => ({
-        field: pathToField([...issue.path, key]),
-        value: valueAt(input, [...issue.path, key]),
-        allowed: `no field named ${JSON.stringify(key)} here (check the spelling)`,
-      }));
-    }
-    const field = pathToField(issue.path);
-    const out: ConfigIssue = { field, value: valueAt(input, issue.path), allowed: allowedOf(issue) };
-    const src = sources?.get(field);
-    if (src !== undefined) out.source = src;
-    return [out];
-  });
+  return error.issues.flatMap((issue) => fromIssue(issue, input, sources));
+}
+
+function fromIssue(issue: Issue, input: unknown, sources?: Map<string, string>): ConfigIssue[] {
+  if (issue.code === 'unrecognized_keys') {
+    // One issue per unknown key, named by its full path, so a typo is found at once.
+    return issue.keys.map((key) => ({
+      field: pathToField([...issue.path, key]),
+      value: valueAt(input, [...issue.path, key]),
+      allowed: `no field named ${JSON.stringify(key)} here (check the spelling)`,
+    }));
+  }
+  if (issue.code === 'invalid_union' && !('discriminator' in issue)) {
+    // A field that takes a name or an object (video.source, audio.talkback): the value's own
+    // branch says precisely what is wrong inside it.
+    const own = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    if (own.length === 1 && own[0]) return own[0].flatMap((i) => fromIssue({ ...i, path: [...issue.path, ...i.path] } as Issue, input, sources));
+  }
+  const field = pathToField(issue.path);
+  const out: ConfigIssue = { field, value: valueAt(input, issue.path), allowed: allowedOf(issue) };
+  const src = sources?.get(field);
+  if (src !== undefined) out.source = src;
+  return [out];
 }
 
 export function formatIssue(issue: ConfigIssue): string {
