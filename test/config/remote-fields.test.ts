@@ -102,6 +102,9 @@ t.test('anything off the list is refused, and the refusal lists what the fleet m
   t.match(r.refusals[0], /^deviceId: not remotely settable: is the device's identity$/);
   t.match(r.refusals, [/deviceId/, /board: .*device nodes/, /region: .*signed requests/, /^channel\.createIfMissing, video\.fpss: not remotely settable: not on the list of fields the fleet may change$/, /^the fleet may change: channel\.name, video\.width/]);
   t.match(check({ video: null }).refusals, [/^video: not remotely settable: not as a whole/]);
+  let deep: Record<string, unknown> = { x: 1 };
+  for (let i = 0; i < 20_000; i++) deep = { a: deep };
+  t.match(check({ video: { source: deep }, a: deep }).refusals, [/^video\.source: not remotely settable: a video source given as an object/, /^a\.a\.a\.a\.a\.a\.a\.a\.a: not remotely settable: not on the list/], 'a deeply nested patch is refused without walking all of it');
   t.match(check({ constructor: { x: 1 } }).refusals, [/^constructor\.x: not remotely settable: not on the list/]);
   t.ok(Object.keys(REMOTE_VALUE_FIELDS).every((f) => !/command|path|device|sources|Sinks/i.test(f.split('.').pop() ?? '')), 'no value field names a program, file or device');
 });

@@ -98,9 +98,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function leaves(v: unknown, path: string): string[] {
-  if (!isObject(v)) return [path];
-  return Object.entries(v).flatMap(([k, x]) => leaves(x, `${path}.${k}`));
+/** Deeper than any configuration field: a patch nested further is refused without walking it. */
+const MAX_DEPTH = 8;
+
+function leaves(v: unknown, path: string, depth = 0): string[] {
+  if (!isObject(v) || depth >= MAX_DEPTH) return [path];
+  return Object.entries(v).flatMap(([k, x]) => leaves(x, `${path}.${k}`, depth + 1));
 }
 
 export interface RemotePatchCheck {
@@ -125,7 +128,7 @@ export function checkRemotePatch(patch: Record<string, unknown>, config: Config)
   };
   let offList = false;
 
-  const walk = (node: Record<string, unknown>, base: string): void => {
+  const walk = (node: Record<string, unknown>, base: string, depth: number): void => {
     for (const [k, v] of Object.entries(node)) {
       const field = base ? `${base}.${k}` : k;
       // {} merges nothing: no change, nothing to check.
@@ -138,7 +141,7 @@ export function checkRemotePatch(patch: Record<string, unknown>, config: Config)
         if (typeof v === 'string' && names.includes(v)) changed.push(field);
         else if (typeof v === 'string') refuse(field, `no ${choice.noun} named ${JSON.stringify(v)}; ${pick}`);
         else if (isObject(v)) {
-          const under = leaves(v, field);
+          const under = leaves(v, field, depth);
           const worst = DANGER_ORDER.map((d) => `${field}.${d}`).find((l) => under.includes(l));
           refuse(worst ?? field, `${worst ? whyOf(worst) : `${a} ${choice.noun} given as an object`}; ${pick}`);
         } else refuse(field, `takes only the name of ${a} ${choice.noun}; ${pick}`);
@@ -152,8 +155,8 @@ export function checkRemotePatch(patch: Record<string, unknown>, config: Config)
         refuse(field, 'not on this device\'s list (mqtt.remoteSettable in its configuration)');
         continue;
       }
-      if (isObject(v) && !WHOLE.has(field)) {
-        walk(v, field);
+      if (isObject(v) && !WHOLE.has(field) && depth < MAX_DEPTH) {
+        walk(v, field, depth + 1);
         continue;
       }
       const why = whyOf(field);
@@ -165,7 +168,7 @@ export function checkRemotePatch(patch: Record<string, unknown>, config: Config)
       }
     }
   };
-  walk(patch, '');
+  walk(patch, '', 0);
   for (const [why, fields] of grouped) refusals.push(`${fields.join(', ')}: not remotely settable: ${why}`);
   if (offList) refusals.push(`the fleet may change: ${[...allowed].join(', ')}`);
   return { changed, refusals };
