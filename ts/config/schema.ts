@@ -35,7 +35,7 @@ function namedAlternatives<T extends z.ZodType>(def: T, reserved: readonly strin
   return z.record(altKey(reserved, what), def).default({} as Record<string, z.output<T>>);
 }
 /** "a, b" or a hint where nothing is defined, for messages. */
-export function listNames(names: readonly string[]): string {
+function listNames(names: readonly string[]): string {
   return names.length ? names.join(', ') : 'none defined';
 }
 
