@@ -93,6 +93,91 @@ function str(v: unknown): string | undefined {
 
 const MAX_PAYLOAD = 10 * 1024;
 
+/** A message from the signaling service, as parsed from one WebSocket frame. */
+export type SignalingMessage = (
+  | { kind: 'goAway' }
+  | { kind: 'reconnectIceServer' }
+  | { kind: 'statusResponse'; status: StatusResponse }
+  | { kind: 'iceCandidate'; candidate: IceCandidate; sender: string }
+  | { kind: 'sdpOffer' | 'sdpAnswer'; description: SessionDescription; sender: string }
+  | { kind: 'bad'; reason: string }
+) & {
+  /** For the trace, once the frame is a JSON object: its type, sender and size. */
+  seen?: { messageType: string | undefined; senderClientId: string; bytes: number };
+};
+
+/** Parses one frame from the service (its text carries a viewer's content); never throws. */
+export function parseSignalingMessage(data: RawData | string, isBinary: boolean): SignalingMessage {
+  if (isBinary) return { kind: 'bad', reason: 'binary frame' };
+  const text =
+    typeof data === 'string'
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as ArrayBuffer).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { kind: 'bad', reason: `not JSON: ${text.slice(0, 80)}` };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { kind: 'bad', reason: 'not a JSON object' };
+  const msg = parsed as Record<string, unknown>;
+  const type = str(pick(msg, 'messageType'));
+  const sender = str(pick(msg, 'senderClientId')) ?? '';
+  const seen = { messageType: type, senderClientId: sender, bytes: text.length };
+  const bad = (reason: string): SignalingMessage => ({ kind: 'bad', reason, seen });
+  switch (type) {
+    case 'GO_AWAY':
+      return { kind: 'goAway', seen };
+    case 'RECONNECT_ICE_SERVER':
+      return { kind: 'reconnectIceServer', seen };
+    case 'STATUS_RESPONSE': {
+      const s = pick(msg, 'statusResponse');
+      const sr = typeof s === 'object' && s !== null ? (s as Record<string, unknown>) : {};
+      return {
+        kind: 'statusResponse',
+        seen,
+        status: {
+          correlationId: str(pick(sr, 'correlationId')),
+          errorType: str(pick(sr, 'errorType')),
+          statusCode: str(pick(sr, 'statusCode')),
+          description: str(pick(sr, 'description')),
+        },
+      };
+    }
+    case 'SDP_OFFER':
+    case 'SDP_ANSWER':
+    case 'ICE_CANDIDATE':
+      break;
+    default:
+      return bad(`unknown messageType ${JSON.stringify(type ?? null)}`);
+  }
+  const raw = str(pick(msg, 'messagePayload'));
+  let payload: Record<string, unknown>;
+  try {
+    const p: unknown = JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8'));
+    if (typeof p !== 'object' || p === null) throw new Error('not an object');
+    payload = p as Record<string, unknown>;
+  } catch {
+    return bad(`${type}: messagePayload is not base64 JSON`);
+  }
+  if (type === 'ICE_CANDIDATE') {
+    const candidate = str(payload['candidate']);
+    if (candidate === undefined) return bad('ICE_CANDIDATE without candidate');
+    const c: IceCandidate = { candidate };
+    const mid = payload['sdpMid'];
+    if (typeof mid === 'string' || mid === null) c.sdpMid = mid;
+    const idx = payload['sdpMLineIndex'];
+    if (typeof idx === 'number' || idx === null) c.sdpMLineIndex = idx;
+    return { kind: 'iceCandidate', candidate: c, sender, seen };
+  }
+  const sdp = str(payload['sdp']);
+  if (sdp === undefined) return bad(`${type} without sdp`);
+  if (type === 'SDP_OFFER') return { kind: 'sdpOffer', description: { type: 'offer', sdp }, sender, seen };
+  return { kind: 'sdpAnswer', description: { type: 'answer', sdp }, sender, seen };
+}
+
 export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   readonly role: ChannelRole;
   readonly clientId: string | undefined;
@@ -472,71 +557,34 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
-    if (isBinary) return void this.emit('badMessage', 'binary frame');
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return void this.emit('badMessage', `not JSON: ${text.slice(0, 80)}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null) return void this.emit('badMessage', 'not a JSON object');
-    const msg = parsed as Record<string, unknown>;
-    const type = str(pick(msg, 'messageType'));
-    const sender = str(pick(msg, 'senderClientId')) ?? '';
-    this.opts.trace?.('signaling message', { messageType: type, senderClientId: sender, bytes: text.length });
-    switch (type) {
-      case 'GO_AWAY':
+    const m = parseSignalingMessage(data, isBinary);
+    if (m.seen) this.opts.trace?.('signaling message', { ...m.seen });
+    switch (m.kind) {
+      case 'goAway':
         this.emit('goAway');
         this.reconnect('GO_AWAY');
         return;
-      case 'RECONNECT_ICE_SERVER':
+      case 'reconnectIceServer':
         this.emit('reconnectIceServer');
         this.opts.refreshIceServers?.().catch((err: unknown) =>
           this.report(new KvsError('ERR_KVS_CONTROL_PLANE', `refreshing ICE servers: ${errorMessage(err)}`, { cause: err })),
         );
         return;
-      case 'STATUS_RESPONSE': {
-        const s = pick(msg, 'statusResponse');
-        const sr = typeof s === 'object' && s !== null ? (s as Record<string, unknown>) : {};
-        this.emit('statusResponse', {
-          correlationId: str(pick(sr, 'correlationId')),
-          errorType: str(pick(sr, 'errorType')),
-          statusCode: str(pick(sr, 'statusCode')),
-          description: str(pick(sr, 'description')),
-        });
+      case 'statusResponse':
+        this.emit('statusResponse', m.status);
         return;
-      }
-      case 'SDP_OFFER':
-      case 'SDP_ANSWER':
-      case 'ICE_CANDIDATE':
-        break;
-      default:
-        return void this.emit('badMessage', `unknown messageType ${JSON.stringify(type ?? null)}`);
+      case 'iceCandidate':
+        this.emit('iceCandidate', m.candidate, m.sender);
+        return;
+      case 'sdpOffer':
+        this.emit('sdpOffer', m.description, m.sender);
+        return;
+      case 'sdpAnswer':
+        this.emit('sdpAnswer', m.description, m.sender);
+        return;
+      case 'bad':
+        this.emit('badMessage', m.reason);
+        return;
     }
-    const raw = str(pick(msg, 'messagePayload'));
-    let payload: Record<string, unknown>;
-    try {
-      const p: unknown = JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8'));
-      if (typeof p !== 'object' || p === null) throw new Error('not an object');
-      payload = p as Record<string, unknown>;
-    } catch {
-      return void this.emit('badMessage', `${type}: messagePayload is not base64 JSON`);
-    }
-    if (type === 'ICE_CANDIDATE') {
-      const candidate = str(payload['candidate']);
-      if (candidate === undefined) return void this.emit('badMessage', 'ICE_CANDIDATE without candidate');
-      const c: IceCandidate = { candidate };
-      const mid = payload['sdpMid'];
-      if (typeof mid === 'string' || mid === null) c.sdpMid = mid;
-      const idx = payload['sdpMLineIndex'];
-      if (typeof idx === 'number' || idx === null) c.sdpMLineIndex = idx;
-      this.emit('iceCandidate', c, sender);
-      return;
-    }
-    const sdp = str(payload['sdp']);
-    if (sdp === undefined) return void this.emit('badMessage', `${type} without sdp`);
-    if (type === 'SDP_OFFER') this.emit('sdpOffer', { type: 'offer', sdp }, sender);
-    else this.emit('sdpAnswer', { type: 'answer', sdp }, sender);
   }
 }

@@ -1,7 +1,7 @@
 // The device side of MQTT remote control: commands in, answers out, retained status with a
 // last will, periodic telemetry, events. It only talks to a DeviceController.
 import { EventEmitter } from 'node:events';
-import mqtt, { type IPublishPacket, type MqttClient, type IClientPublishOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type IClientPublishOptions } from 'mqtt';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { Logger } from '../log/logger.js';
@@ -51,6 +51,8 @@ export interface RemoteControlOptions {
   thermalZone?: string;
   /** Commands waiting to run at once; beyond it requests are answered ERR_BUSY. */
   maxPending?: number;
+  /** Opens the MQTT client (default mqtt.connect); the fuzz target passes an in-memory one. */
+  connect?: (url: string, opts: IClientOptions) => MqttClient;
 }
 
 export class RemoteControl extends EventEmitter<RemoteControlEvents> {
@@ -145,7 +147,7 @@ export class RemoteControl extends EventEmitter<RemoteControlEvents> {
       qos: 1,
       retain: true,
     };
-    const client = mqtt.connect(m.url, opts);
+    const client = (this.#opts.connect ?? mqtt.connect)(m.url, opts);
     this.#client = client;
     let everConnected = false;
     client.on('connect', () => {
