@@ -85,6 +85,14 @@ t.test('syntax errors name the file and position', async (t) => {
   t.match(configError(() => loadConfigFile(join(dir, 'missing.json'), {})).message, /missing\.json does not exist/);
   const dup = file('dup.yaml', 'deviceId: a\ndeviceId: b\n');
   t.equal(configError(() => loadConfigFile(dup, {})).code, 'ERR_CONFIG_PARSE', 'duplicate YAML keys are an error');
+  // Found by fuzzing (fuzz/ts/config-load.fuzz.ts): aliases failed with a bare ReferenceError.
+  const alias = configError(() => loadConfigFile(file('alias.yaml', 'deviceId: *cam\n'), {}));
+  t.equal(alias.code, 'ERR_CONFIG_PARSE', 'an alias to an unknown anchor is a parse error');
+  t.match(alias.message, /alias\.yaml is not valid YAML: .*anchor/);
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'];
+  const many = configError(() => loadConfigFile(file('bomb.yaml', bomb.join('\n') + '\n'), {}));
+  t.equal(many.code, 'ERR_CONFIG_PARSE', 'an alias expansion bomb is a parse error');
+  t.match(many.message, /bomb\.yaml is not valid YAML: .*alias/i);
 });
 
 t.test('environment overrides ids and secrets, and errors say which variable', async (t) => {

@@ -60,7 +60,13 @@ export function parseConfigText(text: string, format: ConfigFormat, what: string
     const at = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
     throw new ConfigError('ERR_CONFIG_PARSE', `${what} is not valid YAML${at}: ${first.message.split('\n')[0]}`);
   }
-  return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (e) {
+    // An alias to an anchor defined later or nowhere, or too many aliases (an expansion bomb):
+    // the yaml package reports these only when building the value, as a ReferenceError.
+    throw new ConfigError('ERR_CONFIG_PARSE', `${what} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
 }
 
 function coerce(raw: string, o: EnvOverride): unknown {
