@@ -29,6 +29,24 @@ export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Runs an asynchronous fuzz body with a deadline. libFuzzer's own per-input timeout fires
+ * only on the thread that runs the fuzzer loop, which is not Node's thread in Jazzer.js's
+ * asynchronous mode, so asynchronous targets keep their own: a body still pending after `ms`
+ * (a promise that never settles) is a finding.
+ */
+export async function withDeadline(ms: number, body: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new FuzzFailure(`hang: the input did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([body(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Reads a fuzz input as a series of fields: bytes, small integers, choices, strings. */
 export class Reader {
   #pos = 0;

@@ -20,7 +20,7 @@ import { Logger, type LogLevel } from '../../ts/log/logger.js';
 import { COMMAND_NAMES } from '../../ts/remote/commands.js';
 import { RemoteControl } from '../../ts/remote/remote-control.js';
 import type { DeviceController, DeviceEventListener, DeviceStatus, Telemetry, VideoSettings, ViewerInfo } from '../../ts/runtime/controller.js';
-import { check, FuzzFailure, Reader, settle, throwIfUnhandledRejection } from './harness.js';
+import { check, FuzzFailure, Reader, settle, throwIfUnhandledRejection, withDeadline } from './harness.js';
 
 const DEVICE = 'cam-1';
 const PREFIX = `kvs-edge/${DEVICE}`;
@@ -153,6 +153,12 @@ async function answeredWithin(rc: RemoteControl, ms: number): Promise<{ ok: bool
 
 export async function fuzz(data: Buffer): Promise<void> {
   throwIfUnhandledRejection();
+  await withDeadline(Number(process.env['FUZZ_TS_TIMEOUT_MS'] ?? 10000), () => one(data));
+  await settle();
+  throwIfUnhandledRejection();
+}
+
+async function one(data: Buffer): Promise<void> {
   const r = new Reader(data);
   const controller = new RecordingController();
   const initial = forbidden(controller.config);
@@ -220,6 +226,4 @@ export async function fuzz(data: Buffer): Promise<void> {
   } finally {
     await rc.stop();
   }
-  await settle();
-  throwIfUnhandledRejection();
 }

@@ -7,15 +7,19 @@
 # (an exception or a failed property), a hang (an input over the per-input timeout) or an
 # unhandled rejection is a failure: the input is saved as build/fuzz-ts/<target>/crash-*.
 # Exit status: 0 when every target ran all its inputs and found nothing; 77 when clang/libFuzzer
-# is missing (SKIP); 1 otherwise.
+# is missing (SKIP); 1 otherwise. FUZZ_TS_OUT moves build/fuzz-ts; FUZZ_TS_TIMEOUT_MS sets the
+# per-input timeout (default 10000). The `canary` target (not in the default list) has planted
+# faults that the smoke test expects to be found.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+ROOT=$PWD
 RUNS=1000000
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then RUNS=$1; shift; fi
 ALL=(mqtt-command signaling-message signaling-router config-load)
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
-OUT=build/fuzz-ts
+OUT=${FUZZ_TS_OUT:-build/fuzz-ts}
+TIMEOUT_MS=${FUZZ_TS_TIMEOUT_MS:-10000}
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock" # one run at a time per checkout: bundles, corpora and logs are shared
 flock -w 900 9 || { echo "another fuzz/ts/run.sh holds $OUT/.lock"; exit 1; }
@@ -26,7 +30,8 @@ set -e
 if ((rc == 77)); then echo "$build"; exit 77; fi
 ((rc == 0)) || { echo "building the Jazzer.js addon failed:"; echo "$build"; exit 1; }
 # Synchronous targets run faster; the MQTT dispatcher is asynchronous.
-declare -A SYNC=([signaling-message]=--sync [signaling-router]=--sync [config-load]=--sync [mqtt-command]=)
+declare -A SYNC=([signaling-message]=--sync [signaling-router]=--sync [config-load]=--sync [mqtt-command]= [canary]=)
+[ "${FUZZ_CANARY:-}" = loop ] && SYNC[canary]=--sync
 status=0
 for t in "${TARGETS[@]}"; do
   [ -f "fuzz/ts/$t.fuzz.ts" ] || { echo "no target fuzz/ts/$t.fuzz.ts (targets: ${ALL[*]})"; status=1; continue; }
@@ -37,13 +42,19 @@ for t in "${TARGETS[@]}"; do
     --packages=external --sourcemap=inline --log-level=warning --outfile="$dir/$t.fuzz.cjs"
   echo "== $t: $RUNS runs"
   start=$(date +%s.%N)
-  # Instrumented: the bundle (the project's code and the target); not node_modules.
+  # Instrumented: the bundle (the project's code and the target); not node_modules. No
+  # NODE_OPTIONS: a test runner's preloads (tap's processinfo) would end the fuzzer's process early.
   # shellcheck disable=SC2086
-  if (cd "$dir" && node --enable-source-maps ../../../node_modules/@jazzer.js/core/dist/cli.js "$t.fuzz.cjs" corpus \
-    -i "$t.fuzz.cjs" ${SYNC[$t]} --timeout=10000 -- \
+  if (cd "$dir" && env -u NODE_OPTIONS node --enable-source-maps "$ROOT/node_modules/@jazzer.js/core/dist/cli.js" "$t.fuzz.cjs" corpus \
+    -i "$t.fuzz.cjs" ${SYNC[$t]} --timeout="$TIMEOUT_MS" -- \
     -runs="$RUNS" -seed=1 -max_len=8192 -rss_limit_mb=2048 -print_final_stats=1) >"$dir/fuzz.log" 2>&1; then
     end=$(date +%s.%N)
-    grep -aE '^Done [0-9]+ runs' "$dir/fuzz.log" | tail -n 1
+    # A run that ends early without a finding (the process left its loop) is a failure too.
+    done_line=$(grep -aE '^Done [0-9]+ runs' "$dir/fuzz.log" | tail -n 1 || true)
+    if [ "$done_line" = "${done_line#"Done $RUNS runs"}" ]; then
+      echo "$t FAILED: did not run $RUNS inputs (${done_line:-no Done line}):"; tail -n 40 "$dir/fuzz.log"; status=1; continue
+    fi
+    echo "$done_line"
     grep -aE '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$dir/fuzz.log" | tail -n 1 | sed -E 's/.*(cov: [0-9]+ ft: [0-9]+ corp: [^ ]+).*(exec\/s: [0-9]+).*/final \1 \2/'
     awk -v s="$start" -v e="$end" 'BEGIN { printf "wall %.1f s\n", e - s }'
   else
