@@ -38,8 +38,10 @@ for t in "${TARGETS[@]}"; do
   dir=$OUT/$t
   mkdir -p "$dir/corpus"
   [ -d "fuzz/seeds/$t" ] && cp -n fuzz/seeds/"$t"/* "$dir/corpus/" 2>/dev/null || true
+  # import.meta.url (createRequire in ts/config/load.ts) becomes the bundle's own file URL.
   node_modules/.bin/esbuild "fuzz/ts/$t.fuzz.ts" --bundle --platform=node --format=cjs --target=node20 \
-    --packages=external --sourcemap=inline --log-level=warning --outfile="$dir/$t.fuzz.cjs"
+    --packages=external --sourcemap=inline --log-level=error --outfile="$dir/$t.fuzz.cjs" \
+    --banner:js="const __bundle_url = require('node:url').pathToFileURL(__filename).href;" --define:import.meta.url=__bundle_url
   echo "== $t: $RUNS runs"
   start=$(date +%s.%N)
   # Instrumented: the bundle (the project's code and the target); not node_modules. No
