@@ -47,7 +47,7 @@ for t in "${TARGETS[@]}"; do
   # Instrumented: the bundle (the project's code and the target); not node_modules. No
   # NODE_OPTIONS: a test runner's preloads (tap's processinfo) would end the fuzzer's process early.
   # shellcheck disable=SC2086
-  if (cd "$dir" && env -u NODE_OPTIONS node --enable-source-maps "$ROOT/node_modules/@jazzer.js/core/dist/cli.js" "$t.fuzz.cjs" corpus \
+  if (cd "$dir" && env -u NODE_OPTIONS NODE_PATH="$ROOT/node_modules" node --enable-source-maps "$ROOT/node_modules/@jazzer.js/core/dist/cli.js" "$t.fuzz.cjs" corpus \
     -i "$t.fuzz.cjs" ${SYNC[$t]} --timeout="$TIMEOUT_MS" -- \
     -runs="$RUNS" -seed=1 -max_len=8192 -rss_limit_mb=2048 -print_final_stats=1) >"$dir/fuzz.log" 2>&1; then
     end=$(date +%s.%N)
