@@ -5,18 +5,11 @@ import { Logger } from '../../ts/log/logger.js';
 import { REDACTED, SecretValues, isSecretName, redact, redactText, secretValues } from '../../ts/log/redact.js';
 import { presignSignalingUrl } from '../../ts/kvs/presign.js';
 import { defaultConfig, redactConfig, validateConfig } from '../../ts/config/load.js';
+import { KEY_ID, MQTT_PASSWORD, SECRET, TOKEN, TURN_CREDENTIAL, leaks as leaksOf } from '../security/fixtures/secrets.js';
 
-const KEY_ID = 'AKIASECRETTEST000001';
-const SECRET = 'SeCrEt-wJalrXUtnFEMI-K7MDENG-bPxRfiCY';
-const TOKEN = 'SeSsIoNtOkEn-IQoJb3JpZ2luX2VjEJr-FAKE';
-const MQTT_PASSWORD = 'MqTtPaSsWoRd-42';
 const TURN_USER = '1767225600:TuRnUsEr-cam.viewer';
-const TURN_CREDENTIAL = 'TuRnCrEdEnTiAl-Zm9vYmFy';
 const ALL = [KEY_ID, SECRET, TOKEN, MQTT_PASSWORD, TURN_USER, TURN_CREDENTIAL];
-
-function leaks(text: string): string[] {
-  return ALL.filter((s) => text.includes(s) || text.includes(encodeURIComponent(s)));
-}
+const leaks = (text: string): string[] => leaksOf(text, ALL);
 
 t.test('secret field names, in any spelling', async (t) => {
   for (const n of ['secretAccessKey', 'sessionToken', 'accessKeyId', 'password', 'credential', 'Password', 'X-Amz-Security-Token', 'X-Amz-Signature', 'X-Amz-Credential', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'KVS_EDGE_MQTT_PASSWORD', 'authorization', 'turnPassword', 'privateKey', 'token', 'secret']) {

@@ -16,16 +16,15 @@ import { connect } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { CoturnServer, startLocalService, type LocalKvsService, type TurnCredentials } from '../../ts/local/index.js';
 import { FleetClient } from '../../ts/remote/fleet-client.js';
 import { freePort } from '../remote/fixtures/broker.js';
 import { waitFor } from '../kvs/helpers.js';
 import { KvsViewer, type ServiceInfo } from '../runtime/fixtures/kvs-viewer.js';
+import { bin, repo, startDevice, writeDeviceConfig } from './fixtures/device.js';
+import { KEY_ID, MQTT_PASSWORD, SECRET, TOKEN, TURN_CREDENTIAL, forms, leaks } from './fixtures/secrets.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'bin', 'kvs-edge.js');
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
 const missing = [
@@ -36,19 +35,10 @@ const missing = [
 ].filter(([ok]) => !ok).map(([, what]) => what);
 const SKIP = missing.length > 0 && `needs ${missing.join(', ')}`;
 
-const KEY_ID = 'AKIASECRETTEST000001';
-const SECRET = 'SeCrEt-wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-const TOKEN = 'SeSsIoNtOkEn-IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLXdlc3QtMiJHMEUCIQD';
 const MQTT_USER = 'kvs-cam-sec';
-const MQTT_PASSWORD = 'MqTtPaSsWoRd-5f0c2e91';
-const STATIC_TURN_CREDENTIAL = 'TuRnStAtIcCrEdEnTiAl-8d1b';
+const STATIC_TURN_CREDENTIAL = TURN_CREDENTIAL;
 const CHANNEL = 'sec-cam';
-const DEVICE = 'sec-dev';
-
-/** Each secret in the forms a log line could carry it. */
-function forms(s: string): string[] {
-  return [...new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])];
-}
+const DEVICE = 'sec-dev'; // writeDeviceConfig's deviceId
 
 
 /** mosquitto on a free loopback port that accepts only MQTT_USER / MQTT_PASSWORD. */
@@ -115,44 +105,16 @@ t.test('kvs-edge run at trace: no secret in any output line', { skip: SKIP, time
   issued.length = 0;
 
   const config = join(dir, 'device.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE,
-      region: svc.region,
-      endpoints: { controlPlane: svc.endpoint },
-      credentials: { source: 'static', accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: TOKEN },
-      channel: { name: CHANNEL, createIfMissing: false },
-      video: { width: 640, height: 480, fps: 15, keyframeInterval: 15 },
-      ice: { servers: [{ urls: turnUrl, username: 'static-turn-user', credential: STATIC_TURN_CREDENTIAL }] },
-      mqtt: { enabled: true, url: mqttUrl, username: MQTT_USER, password: MQTT_PASSWORD, telemetryIntervalSec: 1 },
-      logging: { level: 'trace', format: 'json' },
-    }),
-    { mode: 0o600 },
-  );
-
-  const out: string[] = [];
-  const err: string[] = [];
-  const dev = spawn(process.execPath, [bin, 'run', '--config', config], {
-    env: { PATH: process.env['PATH'], KVS_EDGE_NATIVE_LOG: 'debug' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  writeDeviceConfig(config, svc, CHANNEL, {
+    credentials: { source: 'static', accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: TOKEN },
+    ice: { servers: [{ urls: turnUrl, username: 'static-turn-user', credential: STATIC_TURN_CREDENTIAL }] },
+    mqtt: { enabled: true, url: mqttUrl, username: MQTT_USER, password: MQTT_PASSWORD, telemetryIntervalSec: 1 },
+    logging: { level: 'trace', format: 'json' },
   });
-  dev.stdout.on('data', (d: Buffer) => out.push(d.toString('utf8')));
-  dev.stderr.on('data', (d: Buffer) => err.push(d.toString('utf8')));
-  const exited = new Promise<number | null>((r) => dev.once('exit', (code) => r(code)));
-  const killDev = (): void => void dev.kill('SIGKILL');
-  process.once('exit', killDev);
-  t.teardown(async () => {
-    process.off('exit', killDev);
-    if (dev.exitCode === null && dev.signalCode === null) {
-      dev.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const stderr = (): string => err.join('');
 
-  const started = await waitFor(() => dev.exitCode !== null || /"msg":"device started"/.test(stderr()), 60_000);
-  if (!started || dev.exitCode !== null) throw new Error(`kvs-edge run did not start (exit ${dev.exitCode}): ${stderr().slice(-2000)}`);
+  const dev = startDevice(t, [process.execPath, bin, 'run', '--config', config], { env: { KVS_EDGE_NATIVE_LOG: 'debug' } });
+  await dev.started();
+  const stderr = dev.output;
 
   // The fleet, with the broker's password, reaches the device (so did the device, with its own).
   const fleet = await FleetClient.connect({ url: mqttUrl, username: MQTT_USER, password: MQTT_PASSWORD });
@@ -171,16 +133,15 @@ t.test('kvs-edge run at trace: no secret in any output line', { skip: SKIP, time
   t.ok(got.frames >= 10, `the viewer received ${got.frames} frames`);
 
   const shown = JSON.stringify(await fleet.send(DEVICE, 'get-config'));
-  t.same([SECRET, TOKEN, MQTT_PASSWORD, STATIC_TURN_CREDENTIAL, KEY_ID].filter((s) => forms(s).some((f) => shown.includes(f))), [], 'get-config shows no secret');
+  t.same(leaks(shown, [SECRET, TOKEN, MQTT_PASSWORD, STATIC_TURN_CREDENTIAL, KEY_ID]), [], 'get-config shows no secret');
   t.same(await fleet.send(DEVICE, 'set-log-level', { level: 'trace' }), { level: 'trace' }, 'set-log-level trace (native engine at debug)');
   const f0 = viewer.frames;
   t.ok(await waitFor(() => viewer.frames > f0 + 5, 20_000), 'frames keep coming after set-log-level');
   await viewer.close();
 
-  dev.kill('SIGTERM');
-  t.equal(await exited, 0, 'SIGTERM: exit 0');
-  const all = out.join('') + stderr();
-  const lines = all.split('\n').filter(Boolean);
+  dev.proc.kill('SIGTERM');
+  t.equal(await dev.closed, 0, 'SIGTERM: exit 0');
+  const lines = dev.output().split('\n').filter(Boolean);
 
   // The run logged at trace, and the lines that would carry secrets were written (redacted).
   const json = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -237,37 +198,22 @@ t.test('kvs-edge run at trace with IoT credentials: no temporary key, token or p
   writeFileSync(files.keyFile, pem.key, { mode: 0o600 });
   writeFileSync(files.caFile, pem.ca);
   const config = join(dir, 'device.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE,
-      region: svc.region,
-      endpoints: { controlPlane: svc.endpoint },
-      credentials: { source: 'iot', endpoint: svc.iotEndpoint, roleAlias: 'cam-role', thingName: 'sec-thing', ...files },
-      channel: { name: CHANNEL, createIfMissing: false },
-      video: { width: 640, height: 480, fps: 15, keyframeInterval: 15 },
-      logging: { level: 'trace', format: 'json' },
-    }),
-    { mode: 0o600 },
-  );
-  let output = '';
-  const dev = spawn(process.execPath, [bin, 'run', '--config', config], { env: { PATH: process.env['PATH'], KVS_EDGE_NATIVE_LOG: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  dev.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  dev.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const closed = new Promise<number | null>((r) => dev.once('close', (code) => r(code)));
-  t.teardown(() => void dev.kill('SIGKILL'));
-  const started = await waitFor(() => dev.exitCode !== null || /"msg":"device started"/.test(output), 60_000);
-  if (!started || dev.exitCode !== null) throw new Error(`kvs-edge run did not start (exit ${dev.exitCode}): ${output.slice(-2000)}`);
+  writeDeviceConfig(config, svc, CHANNEL, {
+    credentials: { source: 'iot', endpoint: svc.iotEndpoint, roleAlias: 'cam-role', thingName: 'sec-thing', ...files },
+    logging: { level: 'trace', format: 'json' },
+  });
+  const dev = startDevice(t, [process.execPath, bin, 'run', '--config', config], { env: { KVS_EDGE_NATIVE_LOG: 'debug' } });
+  await dev.started();
 
   const viewer = await KvsViewer.connect({ endpoint: svc.endpoint, region: svc.region, credentials: svc.credentials, channel: CHANNEL }, 'viewer-iot');
   t.teardown(() => viewer.close());
   const got = await viewer.waitForFrames(10, 60_000);
   t.ok(got.frames >= 10, `the viewer received ${got.frames} frames (the device signs with IoT credentials)`);
   await viewer.close();
-  dev.kill('SIGTERM');
-  t.equal(await closed, 0, 'SIGTERM: exit 0');
+  dev.proc.kill('SIGTERM');
+  t.equal(await dev.closed, 0, 'SIGTERM: exit 0');
 
-  const lines = output.split('\n').filter(Boolean);
+  const lines = dev.output().split('\n').filter(Boolean);
   t.ok(issued.length >= 1, `${issued.length} temporary credentials issued by the IoT endpoint`);
   const connecting = lines.find((l) => l.includes('"msg":"signaling connecting"')) ?? '';
   t.match(connecting, /X-Amz-Security-Token=\(redacted\)/, 'the presigned URL carried a session token, redacted');

@@ -4,17 +4,14 @@
 // local KVS service. Run as root, the test drops to `nobody` with setpriv; run as anyone else, it
 // is already unprivileged and runs as it is.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startLocalService, type LocalKvsService } from '../../ts/local/index.js';
-import { waitFor } from '../kvs/helpers.js';
 import { KvsViewer, type ServiceInfo } from '../runtime/fixtures/kvs-viewer.js';
+import { bin, repo, startDevice, writeDeviceConfig } from './fixtures/device.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'bin', 'kvs-edge.js');
 const SETPRIV = '/usr/bin/setpriv';
 const root = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -43,44 +40,17 @@ t.test('kvs-edge run serves a viewer as an unprivileged user without capabilitie
   const svc: LocalKvsService = await startLocalService({ turn: false, channels: ['unpriv-cam'], closeGraceMs: 50 });
   t.teardown(() => svc.close());
   const config = join(etc, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      deviceId: 'unpriv-dev',
-      region: svc.region,
-      endpoints: { controlPlane: svc.endpoint },
-      credentials: { source: 'static', ...svc.credentials },
-      channel: { name: 'unpriv-cam', createIfMissing: false },
-      video: { width: 640, height: 480, fps: 15 },
-      logging: { level: 'info', format: 'json' },
-    }),
-    { mode: 0o600 },
-  );
+  writeDeviceConfig(config, svc, 'unpriv-cam', { credentials: { source: 'static', ...svc.credentials }, logging: { level: 'info', format: 'json' } });
   if (root) for (const p of [dir, etc, state, config]) chownSync(p, NOBODY, NOBODY);
 
   const node = [process.execPath, bin, 'run', '--config', config];
   const argv = root ? [SETPRIV, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', ...node] : node;
-  const dev = spawn(argv[0] ?? '', argv.slice(1), { cwd: state, env: { PATH: process.env['PATH'], HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  dev.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  dev.stdout.resume();
-  const exited = new Promise<number | null>((r) => dev.once('exit', (code) => r(code)));
-  const kill = (): void => void dev.kill('SIGKILL');
-  process.once('exit', kill);
-  t.teardown(async () => {
-    process.off('exit', kill);
-    if (dev.exitCode === null && dev.signalCode === null) {
-      dev.kill('SIGKILL');
-      await exited;
-    }
-  });
-
-  const started = await waitFor(() => dev.exitCode !== null || /"msg":"device started"/.test(err), 60_000);
-  t.ok(started && dev.exitCode === null, `device started${dev.exitCode !== null ? `; exited ${dev.exitCode}: ${err.slice(-1500)}` : ''}`);
-  if (dev.exitCode !== null || dev.pid === undefined) return;
+  const dev = startDevice(t, argv, { cwd: state, env: { HOME: state } });
+  await dev.started();
+  const pid = dev.proc.pid ?? 0;
   // setpriv executes node in place: the pid is the runtime's (and so is the one after its own
   // execve into lite mode).
-  const status = readFileSync(`/proc/${dev.pid}/status`, 'utf8');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
   const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1];
   t.not(uid, '0', `runs as uid ${uid ?? '?'}`);
@@ -93,6 +63,6 @@ t.test('kvs-edge run serves a viewer as an unprivileged user without capabilitie
   const got = await viewer.waitForFrames(10, 60_000);
   t.ok(got.frames >= 10, `the viewer received ${got.frames} frames`);
   await viewer.close();
-  dev.kill('SIGTERM');
-  t.equal(await exited, 0, 'SIGTERM: exit 0');
+  dev.proc.kill('SIGTERM');
+  t.equal(await dev.closed, 0, 'SIGTERM: exit 0');
 });
