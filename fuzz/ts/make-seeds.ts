@@ -110,6 +110,8 @@ write('mqtt-command', {
   'set-video': cmd('set-video', { requestId: 'r-3', args: { width: 1280, height: 720, fps: 25 } }, { responseTopic: 'fleet/replies/cam-1', correlation: 'abc' }),
   'set-config': cmd('set-config', { requestId: 'r-4', args: { patch: { video: { fps: 20, bitrate: { maxKbps: 3000 } }, viewers: { max: 3 }, logging: { level: 'debug' } } } }),
   'set-config-forbidden': cmd('set-config', { requestId: 'r-5', args: { patch: { mqtt: { url: 'mqtt://evil:1883' }, system: { reboot: { command: ['/bin/sh'] } } } } }),
+  'set-config-named-source': cmd('set-config', { requestId: 'r-11', args: { patch: { video: { source: 'night', fps: 15 } } } }),
+  'set-config-program': cmd('set-config', { requestId: 'r-12', args: { patch: { video: { source: { type: 'pipe', command: ['/usr/bin/touch', '/tmp/x'], format: 'h264' } } } } }),
   'kick-viewer': cmd('kick-viewer', { requestId: 'r-6', args: { clientId: 'viewer-1' } }),
   'set-log-level': cmd('set-log-level', { requestId: 'r-7', args: { level: 'warn' } }),
   'retry-and-reuse': Buffer.concat([cmd('keyframe', { requestId: 'r-8' }), cmd('keyframe', { requestId: 'r-8' }), cmd('reboot', { requestId: 'r-8' })]),
