@@ -59,13 +59,6 @@ export const REMOTE_CHOICE_FIELDS: Record<'video.source' | 'audio.source' | 'aud
 /** Every field the fleet may change; mqtt.remoteSettable may narrow it to a subset, never widen it. */
 export const REMOTE_SETTABLE_FIELDS = [...Object.keys(REMOTE_VALUE_FIELDS), ...Object.keys(REMOTE_CHOICE_FIELDS)] as [string, ...string[]];
 
-/**
- * Top-level sections in which the fleet can change nothing: none of their fields is on the list
- * (a consequence of the allow-list, checked by test/config/remote-fields.test.ts; the MQTT fuzz
- * target checks that no command ever changes them).
- */
-export const REMOTE_FORBIDDEN_FIELDS = ['deviceId', 'region', 'endpoints', 'credentials', 'board', 'mqtt', 'system'] as const satisfies readonly (keyof Config)[];
-
 /** Why a field off the list is refused; the longest matching prefix wins. */
 const WHY: readonly (readonly [prefix: string, why: string])[] = [
   ['video.source.command', 'names a program'],

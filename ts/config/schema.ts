@@ -3,7 +3,6 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log/logger.js';
 import { BUILTIN_TALKBACK_SINKS, BUILTIN_VIDEO_SOURCES, REMOTE_SETTABLE_FIELDS } from './remote-fields.js';
-export { REMOTE_FORBIDDEN_FIELDS } from './remote-fields.js';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const idString = (what: string) =>
