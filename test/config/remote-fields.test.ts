@@ -3,6 +3,8 @@
 import t from 'tap';
 import { validateConfig } from '../../ts/config/load.js';
 import { REMOTE_SETTABLE_FIELDS, REMOTE_VALUE_FIELDS, checkRemotePatch } from '../../ts/config/remote-fields.js';
+import { runCommand } from '../../ts/remote/commands.js';
+import type { DeviceController } from '../../ts/runtime/controller.js';
 
 const local = validateConfig({
   video: {
@@ -95,6 +97,27 @@ t.test('a local mqtt.remoteSettable narrows the list', async (t) => {
   t.same(checkRemotePatch({ video: { width: 640, source: 'night' } }, narrow).refusals, [
     "video.width, video.source: not remotely settable: not on this device's list (mqtt.remoteSettable in its configuration)",
   ]);
+});
+
+t.test('the narrowing holds for the commands that change a setting without a patch', async (t) => {
+  const narrow = validateConfig({ mqtt: { remoteSettable: ['viewers.max'] } });
+  const calls: string[] = [];
+  const controller = {
+    getConfig: async () => narrow,
+    setBitrate: async (kbps: number) => (calls.push(`bitrate ${kbps}`), { kbps }),
+    setVideo: async (v: unknown) => (calls.push(`video ${JSON.stringify(v)}`), v),
+    setLogLevel: async (level: string) => void calls.push(`level ${level}`),
+  } as unknown as DeviceController;
+  await t.rejects(runCommand(controller, 'set-bitrate', { kbps: 800 }), { code: 'ERR_FORBIDDEN_FIELD', message: /^set-bitrate refused, nothing was changed: video\.bitrate\.startKbps: not remotely settable: not on this device's list/ });
+  await t.rejects(runCommand(controller, 'set-video', { width: 640, height: 480, fps: 15 }), { code: 'ERR_FORBIDDEN_FIELD', message: /set-video refused.*video\.width, video\.height, video\.fps: not remotely settable/ });
+  await t.rejects(runCommand(controller, 'set-log-level', { level: 'trace' }), { code: 'ERR_FORBIDDEN_FIELD', message: /set-log-level refused.*logging\.level/ });
+  t.same(calls, [], 'nothing reached the device');
+  const open = validateConfig({ mqtt: { remoteSettable: ['video.bitrate.startKbps', 'video.width', 'video.height', 'video.fps', 'logging.level'] } });
+  const allowed = { ...controller, getConfig: async () => open } as unknown as DeviceController;
+  await runCommand(allowed, 'set-bitrate', { kbps: 800 });
+  await runCommand(allowed, 'set-video', { width: 640, height: 480, fps: 15 });
+  await runCommand(allowed, 'set-log-level', { level: 'debug' });
+  t.same(calls, ['bitrate 800', 'video {"width":640,"height":480,"fps":15}', 'level debug'], 'listed fields go through');
 });
 
 t.test('anything off the list is refused, and the refusal lists what the fleet may change', async (t) => {

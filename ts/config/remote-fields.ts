@@ -113,13 +113,28 @@ export interface RemotePatchCheck {
   refusals: string[];
 }
 
+/** What the fleet may change on this device: the built-in list, or the local narrowing of it. */
+export function remotelySettable(config: Config): Set<string> {
+  return new Set<string>(config.mqtt.remoteSettable ?? REMOTE_SETTABLE_FIELDS);
+}
+
+/**
+ * The fields among `fields` that this device's list does not let the fleet change. The commands
+ * that change a setting without a patch (set-bitrate, set-video, set-log-level) ask this, so a
+ * local mqtt.remoteSettable narrows them as it narrows set-config.
+ */
+export function notRemotelySettable(fields: readonly string[], config: Config): string[] {
+  const allowed = remotelySettable(config);
+  return fields.filter((f) => !allowed.has(f));
+}
+
 /**
  * Checks a set-config patch against the allow-list before anything is validated, written or
  * applied. `config` is the running configuration: it gives the named alternatives and the
  * local narrowing (mqtt.remoteSettable).
  */
 export function checkRemotePatch(patch: Record<string, unknown>, config: Config): RemotePatchCheck {
-  const allowed = new Set<string>(config.mqtt.remoteSettable ?? REMOTE_SETTABLE_FIELDS);
+  const allowed = remotelySettable(config);
   const changed: string[] = [];
   const refusals: string[] = [];
   const grouped = new Map<string, string[]>();

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { issuesFromZod, formatIssue } from '../config/errors.js';
 import { redactConfig } from '../config/load.js';
-import { checkRemotePatch } from '../config/remote-fields.js';
+import { checkRemotePatch, notRemotelySettable } from '../config/remote-fields.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import type { DeviceController } from '../runtime/controller.js';
 import { RemoteError } from './remote-error.js';
@@ -50,6 +50,14 @@ export function parseArgs<C extends CommandName>(command: C, args: unknown): z.o
   return r.data as z.output<(typeof commandArgs)[C]>;
 }
 
+/** Refuses a command whose fields this device's mqtt.remoteSettable leaves out. */
+async function requireSettable(controller: DeviceController, command: CommandName, fields: readonly string[]): Promise<void> {
+  const off = notRemotelySettable(fields, await controller.getConfig());
+  if (off.length) {
+    throw new RemoteError('ERR_FORBIDDEN_FIELD', `${command} refused, nothing was changed: ${off.join(', ')}: not remotely settable: not on this device's list (mqtt.remoteSettable in its configuration)`);
+  }
+}
+
 export interface CommandOutcome {
   result: unknown;
   /** Extra event to publish when this command changed something worth telling the fleet. */
@@ -80,10 +88,12 @@ export async function runCommand(controller: DeviceController, command: CommandN
       return { result: { requested: true } };
     case 'set-bitrate': {
       const { kbps } = parseArgs(command, rawArgs);
+      await requireSettable(controller, command, ['video.bitrate.startKbps']);
       return { result: await controller.setBitrate(kbps) };
     }
     case 'set-video': {
       const args = parseArgs(command, rawArgs);
+      await requireSettable(controller, command, ['video.width', 'video.height', 'video.fps']);
       return { result: await controller.setVideo(args) };
     }
     case 'viewers':
@@ -111,6 +121,7 @@ export async function runCommand(controller: DeviceController, command: CommandN
     }
     case 'set-log-level': {
       const { level } = parseArgs(command, rawArgs);
+      await requireSettable(controller, command, ['logging.level']);
       await controller.setLogLevel(level);
       return { result: { level } };
     }
