@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -127,6 +128,157 @@ bool parse_ice_server_url(const std::string& url, IceServerConfig* out, std::str
   return true;
 }
 
+// TURN over TLS (turns:). libnice's NICE_RELAY_TYPE_TURN_TLS does TLS only in its Google and
+// MSOC modes (a fixed pseudo handshake); in RFC 5245 mode it is plain TCP. So for a turns:
+// server the engine runs a loopback listener that libnice reaches as TURN over TCP, and carries
+// each connection to the TURN server over TLS (GIO, glib-networking). The server's certificate
+// is checked against the system's CAs and, failing that, the PEM file in NODE_EXTRA_CA_CERTS
+// (the extra CAs the Node side of the process trusts too), with the URL's host as identity.
+struct TlsTunnel {
+  GMainContext* context = nullptr;
+  std::string host;
+  uint16_t port = 0;
+  std::string id;
+  GSocketListener* listener = nullptr;
+  GCancellable* cancel = nullptr;
+  uint16_t local_port = 0;
+  // libnice's end of each tunnelled connection (its local port) -> "ip port" of the TLS
+  // connection's local end: a relayed candidate's real related address.
+  std::map<uint16_t, std::string> upstream;
+  ~TlsTunnel() {
+    if (listener) g_object_unref(listener);
+    if (cancel) g_object_unref(cancel);
+  }
+};
+using TunnelPtr = std::shared_ptr<TlsTunnel>;
+
+namespace {
+
+struct TunnelConnect {
+  TunnelPtr tunnel;
+  GSocketConnection* down;
+};
+
+gboolean accept_with_extra_cas(GTlsConnection* conn, GTlsCertificate* peer, GTlsCertificateFlags, gpointer) {
+  const char* file = std::getenv("NODE_EXTRA_CA_CERTS");
+  if (!file || !*file) return FALSE;
+  GError* err = nullptr;
+  GTlsDatabase* db = g_tls_file_database_new(file, &err);
+  if (!db) {
+    g_error_free(err);
+    return FALSE;
+  }
+  GSocketConnectable* identity = g_tls_client_connection_get_server_identity(G_TLS_CLIENT_CONNECTION(conn));
+  GTlsCertificateFlags f = g_tls_database_verify_chain(db, peer, G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER, identity,
+                                                       nullptr, G_TLS_DATABASE_VERIFY_NONE, nullptr, nullptr);
+  g_object_unref(db);
+  return f == 0;
+}
+
+void on_client_event(GSocketClient*, GSocketClientEvent event, GSocketConnectable*, GIOStream* conn, gpointer) {
+  if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && G_IS_TLS_CONNECTION(conn))
+    g_signal_connect(conn, "accept-certificate", G_CALLBACK(accept_with_extra_cas), nullptr);
+}
+
+std::string socket_address_text(GSocketAddress* a) {
+  if (!a || !G_IS_INET_SOCKET_ADDRESS(a)) return {};
+  gchar* ip = g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(a)));
+  std::string out = std::string(ip) + " " + std::to_string(g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(a)));
+  g_free(ip);
+  return out;
+}
+
+void on_spliced(GObject*, GAsyncResult* res, gpointer) {
+  GError* err = nullptr;
+  if (!g_io_stream_splice_finish(res, &err) && err) g_error_free(err);
+}
+
+void on_tunnel_connected(GObject* src, GAsyncResult* res, gpointer p) {
+  std::unique_ptr<TunnelConnect> c(static_cast<TunnelConnect*>(p));
+  GError* err = nullptr;
+  GSocketConnection* up = g_socket_client_connect_to_host_finish(G_SOCKET_CLIENT(src), res, &err);
+  if (!up) {
+    if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      KVS_WARN(c->tunnel->id, "TURN over TLS to %s:%u: %s", c->tunnel->host.c_str(), c->tunnel->port, err->message);
+    g_error_free(err);
+    g_io_stream_close(G_IO_STREAM(c->down), nullptr, nullptr);
+    g_object_unref(c->down);
+    return;
+  }
+  GSocketAddress* down_peer = g_socket_connection_get_remote_address(c->down, nullptr);
+  GSocketAddress* up_local = g_socket_connection_get_local_address(up, nullptr);
+  if (down_peer && G_IS_INET_SOCKET_ADDRESS(down_peer))
+    c->tunnel->upstream[g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(down_peer))] = socket_address_text(up_local);
+  if (down_peer) g_object_unref(down_peer);
+  if (up_local) g_object_unref(up_local);
+  g_main_context_push_thread_default(c->tunnel->context);
+  g_io_stream_splice_async(G_IO_STREAM(c->down), G_IO_STREAM(up),
+                           static_cast<GIOStreamSpliceFlags>(G_IO_STREAM_SPLICE_CLOSE_STREAM1 | G_IO_STREAM_SPLICE_CLOSE_STREAM2),
+                           G_PRIORITY_DEFAULT, c->tunnel->cancel, on_spliced, nullptr);
+  g_main_context_pop_thread_default(c->tunnel->context);
+  g_object_unref(up);
+  g_object_unref(c->down);
+}
+
+void accept_next(const TunnelPtr& t);
+
+void on_tunnel_accepted(GObject* src, GAsyncResult* res, gpointer p) {
+  std::unique_ptr<TunnelPtr> tp(static_cast<TunnelPtr*>(p));
+  TunnelPtr t = *tp;
+  GError* err = nullptr;
+  GSocketConnection* down = g_socket_listener_accept_finish(G_SOCKET_LISTENER(src), res, nullptr, &err);
+  if (!down) {
+    g_error_free(err);  // closed or cancelled
+    return;
+  }
+  accept_next(t);
+  GSocketClient* client = g_socket_client_new();
+  g_socket_client_set_tls(client, TRUE);
+  g_signal_connect(client, "event", G_CALLBACK(on_client_event), nullptr);
+  g_main_context_push_thread_default(t->context);
+  g_socket_client_connect_to_host_async(client, t->host.c_str(), t->port, t->cancel, on_tunnel_connected,
+                                        new TunnelConnect{t, down});
+  g_main_context_pop_thread_default(t->context);
+  g_object_unref(client);
+}
+
+void accept_next(const TunnelPtr& t) {
+  g_main_context_push_thread_default(t->context);
+  g_socket_listener_accept_async(t->listener, t->cancel, on_tunnel_accepted, new TunnelPtr(t));
+  g_main_context_pop_thread_default(t->context);
+}
+
+// Starts a tunnel to host:port; returns it listening on 127.0.0.1, or null with *error.
+TunnelPtr start_tls_tunnel(GMainContext* context, const std::string& host, uint16_t port, const std::string& id,
+                           std::string* error) {
+  auto t = std::make_shared<TlsTunnel>();
+  t->context = context;
+  t->host = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  t->port = port;
+  t->id = id;
+  t->listener = g_socket_listener_new();
+  t->cancel = g_cancellable_new();
+  GInetAddress* lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  GSocketAddress* sa = g_inet_socket_address_new(lo, 0);
+  GSocketAddress* bound = nullptr;
+  GError* err = nullptr;
+  bool ok = g_socket_listener_add_address(t->listener, sa, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr, &bound, &err);
+  g_object_unref(sa);
+  g_object_unref(lo);
+  if (!ok) {
+    *error = std::string("TURN over TLS: no loopback listener: ") + err->message;
+    g_error_free(err);
+    return nullptr;
+  }
+  t->local_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  g_object_unref(bound);
+  accept_next(t);
+  return t;
+}
+
+}  // namespace
+
+
 IceTransport::IceTransport(Listener* listener, GMainContext* context, std::string log_id)
     : listener_(listener), context_(context), id_(std::move(log_id)) {}
 
@@ -182,17 +334,27 @@ bool IceTransport::init(const IceOptions& options, std::string* error) {
       g_object_set(agent_, "stun-server", ip.c_str(), "stun-server-port", static_cast<guint>(s.port), nullptr);
       stun_set = true;
     } else {
-      NiceRelayType type = s.kind == IceServerConfig::kTurns ? NICE_RELAY_TYPE_TURN_TLS
-                           : s.tcp                            ? NICE_RELAY_TYPE_TURN_TCP
-                                                              : NICE_RELAY_TYPE_TURN_UDP;
+      NiceRelayType type = s.kind == IceServerConfig::kTurns || s.tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP;
+      uint16_t port = s.port;
+      if (s.kind == IceServerConfig::kTurns) {
+        std::string tunnel_error;
+        TunnelPtr tunnel = start_tls_tunnel(context_, s.host, s.port, id_, &tunnel_error);
+        if (!tunnel) {
+          KVS_WARN(id_, "%s; TURN server %s skipped", tunnel_error.c_str(), s.host.c_str());
+          continue;
+        }
+        tunnels_.push_back(tunnel);
+        ip = "127.0.0.1";
+        port = tunnel->local_port;
+      }
       if (type != NICE_RELAY_TYPE_TURN_UDP) {
         NiceAddress a;
         if (nice_address_set_from_string(&a, ip.c_str())) {
-          nice_address_set_port(&a, s.port);
+          nice_address_set_port(&a, port);
           tcp_turn_servers_.push_back(address_string(a));
         }
       }
-      if (!nice_agent_set_relay_info(agent_, stream_, kComponent, ip.c_str(), s.port,
+      if (!nice_agent_set_relay_info(agent_, stream_, kComponent, ip.c_str(), port,
                                      s.username.c_str(), s.credential.c_str(), type))
         KVS_WARN(id_, "libnice refused TURN server %s:%u", ip.c_str(), s.port);
     }
@@ -215,6 +377,7 @@ void IceTransport::local_credentials(std::string* ufrag, std::string* pwd) const
   g_free(u);
   g_free(p);
 }
+
 
 std::string IceTransport::candidate_line(NiceCandidate* c) const {
   gchar* sdp = nice_agent_generate_local_candidate_sdp(agent_, c);
@@ -265,7 +428,15 @@ std::string IceTransport::candidate_line(NiceCandidate* c) const {
       }
     }
     if (dir) closedir(dir);
-    if (!fallback.empty()) claimed_related().insert(fallback);
+    if (!fallback.empty()) {
+      // Through a TLS tunnel: the related address is the TLS connection's local end.
+      const uint16_t libnice_port = static_cast<uint16_t>(std::stoi(fallback.substr(fallback.find(' ') + 1)));
+      for (const auto& t : tunnels_) {
+        auto up = t->upstream.find(libnice_port);
+        if (up != t->upstream.end() && !up->second.empty()) fallback = up->second;
+      }
+      claimed_related().insert(fallback);
+    }
     if (related.empty()) related = fallback;
     if (related.empty()) {
       KVS_WARN(id_, "relayed candidate %s: its TURN connection was not found; related port left as libnice wrote it", relayed.c_str());
@@ -405,6 +576,11 @@ void IceTransport::close() {
     for (const auto& [relayed, related] : relay_related_) claimed_related().erase(related);
     relay_related_.clear();
   }
+  for (const auto& t : tunnels_) {
+    g_cancellable_cancel(t->cancel);
+    g_socket_listener_close(t->listener);
+  }
+  tunnels_.clear();
   if (!agent_) return;
   g_signal_handlers_disconnect_by_data(agent_, this);
   nice_agent_attach_recv(agent_, stream_, kComponent, context_, nullptr, nullptr);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ typedef struct _NiceAgent NiceAgent;
 typedef struct _NiceCandidate NiceCandidate;
 
 namespace kvs::rtc {
+
+struct TlsTunnel;  // TURN over TLS for libnice (ice_transport.cpp)
 
 struct IceServerConfig {
   enum Kind { kStun, kTurn, kTurns } kind = kStun;
@@ -117,6 +120,7 @@ class IceTransport {
   // same line every time it is written, and one TURN connection per candidate.
   mutable std::map<std::string, std::string> relay_related_;
   std::vector<std::string> tcp_turn_servers_;  // "ip:port" of the TCP and TLS TURN servers
+  std::vector<std::shared_ptr<TlsTunnel>> tunnels_;  // one per turns: server
   // The batched send path: libnice's socket of the selected pair (a reference held) and the
   // remote address, while the pair is a UDP one with a local base socket.
   GSocket* send_socket_ = nullptr;

@@ -1,7 +1,9 @@
 // ICE as a viewer sees it: relay-only through a real coturn (UDP and TCP), IPv6, ICE restart
 // without losing the picture, and end-of-candidates.
 import { execFileSync } from 'node:child_process';
-import { networkInterfaces } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import { PeerConnection, VideoTrack } from '../../ts/native/index.js';
 import { CoturnServer } from '../../ts/local/CoturnServer.js';
@@ -29,7 +31,20 @@ async function stream(t: Tap.Test, pc: PeerConnection, viewerConfig: RTCConfigur
 
 for (const transport of ['udp', 'tcp', 'tls'] as const) {
   t.test(`relay only through coturn over ${transport.toUpperCase()}`, { skip: CoturnServer.available() ? false : 'coturn (turnserver) is not installed' }, async (t) => {
-    const turn = new CoturnServer({ host: '127.0.0.1', verbose: true, ...(transport === 'tls' ? { tls: createTestPki().issueServer(['localhost'], ['127.0.0.1']) } : {}) });
+    const pki = transport === 'tls' ? createTestPki() : undefined;
+    const turn = new CoturnServer({ host: '127.0.0.1', verbose: true, ...(pki ? { tls: pki.issueServer(['localhost'], ['127.0.0.1']) } : {}) });
+    if (pki) {
+      // The engine trusts the extra CAs the Node side of the process trusts (NODE_EXTRA_CA_CERTS).
+      const caFile = join(mkdtempSync(join(tmpdir(), 'kvs-turn-ca-')), 'ca.pem');
+      writeFileSync(caFile, pki.ca.cert);
+      const before = process.env['NODE_EXTRA_CA_CERTS'];
+      process.env['NODE_EXTRA_CA_CERTS'] = caFile;
+      t.teardown(() => {
+        if (before === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
+        else process.env['NODE_EXTRA_CA_CERTS'] = before;
+        rmSync(dirname(caFile), { recursive: true, force: true });
+      });
+    }
     const turnLog: string[] = [];
     turn.on('log', (l) => turnLog.push(l));
     await turn.start();
@@ -61,12 +76,11 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
       t.ok(localPorts.includes(related[0]?.[2] ?? '-'), `rport ${related[0]?.[2] ?? '-'} is a TCP connection to coturn (${localPorts.join(', ')})`);
     }
     if (transport === 'tls') {
-      // coturn names each session's TLS version and cipher. libnice's NICE_RELAY_TYPE_TURN_TLS is
-      // TLS only in its Google/MSOC modes: in RFC 5245 mode the engine speaks plain TCP to the
-      // TLS port, which coturn accepts (it detects TLS per connection), so only the viewer's
-      // session is TLS here.
-      t.ok(turnLog.some((l) => /session \S+: new, .*username=<\d+:viewer>.*method=TLSv1\.[23]/.test(l)),
-        `Chromium's TURN session is TLS (${turnLog.filter((l) => /new, realm/.test(l)).join(' | ')})`);
+      // coturn names each session's TLS version and cipher (it would also take plain TCP on
+      // its TLS port: it detects TLS per connection).
+      for (const who of ['engine', 'viewer'])
+        t.ok(turnLog.some((l) => new RegExp(`session \\S+: new, .*username=<\\d+:${who}>.*method=TLSv1\\.[23]`).test(l)),
+          `the ${who}'s TURN session is TLS (${turnLog.filter((l) => /new, realm/.test(l)).join(' | ')})`);
     }
     const stats = await pc.getStats();
     t.equal(stats.selectedPair?.localType, 'relay', 'the selected local candidate is the relay');
@@ -74,6 +88,38 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
       `libnice sends each packet through the relay (${stats.packetsSent} sent, ${stats.sendBatches} batched calls)`);
   });
 }
+
+t.test('TURN over TLS to a server whose certificate is not trusted: no relay candidate', { skip: CoturnServer.available() ? false : 'coturn (turnserver) is not installed' }, async (t) => {
+  const pki = createTestPki();
+  const turn = new CoturnServer({ host: '127.0.0.1', verbose: true, tls: pki.issueServer(['localhost'], ['127.0.0.1']) });
+  const turnLog: string[] = [];
+  turn.on('log', (l) => turnLog.push(l));
+  await turn.start();
+  t.teardown(() => turn.close());
+  const before = process.env['NODE_EXTRA_CA_CERTS'];
+  delete process.env['NODE_EXTRA_CA_CERTS'];
+  t.teardown(() => {
+    if (before !== undefined) process.env['NODE_EXTRA_CA_CERTS'] = before;
+  });
+  const cred = turn.credentials('engine', 600);
+  const pc = new PeerConnection({
+    iceServers: [{ urls: [`turns:127.0.0.1:${turn.tlsPort}?transport=tcp`], username: cred.username, credential: cred.password }],
+    iceTransportPolicy: 'relay',
+    localAddresses: ['127.0.0.1'],
+  });
+  pc.addTrack(track);
+  const viewer = await ChromiumViewer.open(browser, pc);
+  t.teardown(async () => {
+    pc.close();
+    await viewer.page.close();
+  });
+  await viewer.negotiate();
+  // The same setup with a trusted CA has its relay candidate within a second (the test above).
+  await new Promise((r) => setTimeout(r, 3000));
+  t.notOk(viewer.engineCandidates.some((c) => / typ relay/.test(c.candidate)),
+    `no relay candidate through a TURN server whose certificate the engine does not trust (${viewer.engineCandidates.map((c) => c.candidate).join(' | ')})`);
+  t.notOk(turnLog.some((l) => /new, realm=.*username=<\d+:engine>/.test(l)), 'and no TURN session was made');
+});
 
 t.test('IPv6 host candidates carry the media', async (t) => {
   const v6 = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv6' && !a.internal && !a.address.startsWith('fe80'));
