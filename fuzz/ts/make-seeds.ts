@@ -82,6 +82,22 @@ write('config-load', {
   'device.json': Buffer.concat([u8(0), Buffer.from(JSON.stringify({ deviceId: 'cam-1', channel: { name: 'cam-1' }, video: { width: 640, height: 480, fps: 15, qpMin: 20, qpMax: 40 }, viewers: { max: 2 }, mqtt: { enabled: false } }, null, 2))]),
   'env.yaml': Buffer.concat([u8(3), field('4'), field('yes'), field('porch'), field('debug'), Buffer.from('deviceId: cam-2\nvideo:\n  fps: 25\n')]),
   'empty.json': Buffer.concat([u8(0), Buffer.from('{}')]),
+  'named-sources.yaml': Buffer.concat([u8(1), Buffer.from(`deviceId: cam-3
+video:
+  source: night
+  sources:
+    day: { type: v4l2, device: /dev/video0 }
+    night: { type: pipe, command: [/usr/bin/ir-camera, --night], format: h264 }
+audio:
+  source: greeting
+  sources:
+    greeting: { source: file, path: /var/lib/kvs-edge/hello.ogg }
+  talkback: speaker
+  talkbackSinks:
+    speaker: { sink: command, command: [/usr/bin/aplay, -q] }
+mqtt:
+  remoteSettable: [video.fps, video.source]
+`)]),
 });
 
 // mqtt-command: per message: flags (bit 0 fuzzed name, bits 1-2 = 3 fuzzed topic, bit 3 response
