@@ -42,44 +42,36 @@ function issue(dir: string, ca: Pem, name: string, subject: string, ext: string)
   return { cert: readFileSync(join(dir, `${name}.pem`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
 }
 
-export function createTestPki(): TestPki {
+/** Runs `make` in a fresh temporary folder, removed afterwards. */
+function inTempDir<T>(make: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'kvs-pki-'));
   try {
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=kvs-edge local CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-    const ca: Pem = { cert: readFileSync(join(dir, 'ca.pem'), 'utf8'), key: readFileSync(join(dir, 'ca.key'), 'utf8') };
-    const server = issue(
-      dir,
-      ca,
-      'server',
-      '/CN=localhost',
-      'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n',
-    );
-    return {
-      ca,
-      server,
-      issueServer(dnsNames: string[], ips: string[] = []): Pem {
-        for (const n of dnsNames) {
-          if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n)) throw new KvsError('ERR_LOCAL_SERVICE', `"${n}" is not a DNS name`);
-        }
-        for (const ip of ips) if (!isIP(ip)) throw new KvsError('ERR_LOCAL_SERVICE', `"${ip}" is not an IP address`);
-        const san = [...dnsNames.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(',');
-        const d = mkdtempSync(join(tmpdir(), 'kvs-pki-'));
-        try {
-          return issue(d, ca, 'server', `/CN=${dnsNames[0] ?? ips[0] ?? 'localhost'}`, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
-        } finally {
-          rmSync(d, { recursive: true, force: true });
-        }
-      },
-      issueClient(commonName: string): Pem {
-        const d = mkdtempSync(join(tmpdir(), 'kvs-pki-'));
-        try {
-          return issue(d, ca, 'client', `/CN=${commonName.replace(/[/=]/g, '_')}`, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n');
-        } finally {
-          rmSync(d, { recursive: true, force: true });
-        }
-      },
-    };
+    return make(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function issueServer(ca: Pem, dnsNames: string[], ips: string[]): Pem {
+  for (const n of dnsNames) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n)) throw new KvsError('ERR_LOCAL_SERVICE', `"${n}" is not a DNS name`);
+  }
+  for (const ip of ips) if (!isIP(ip)) throw new KvsError('ERR_LOCAL_SERVICE', `"${ip}" is not an IP address`);
+  const san = [...dnsNames.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(',');
+  const ext = `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`;
+  return inTempDir((d) => issue(d, ca, 'server', `/CN=${dnsNames[0] ?? ips[0] ?? 'localhost'}`, ext));
+}
+
+export function createTestPki(): TestPki {
+  const ca = inTempDir((dir): Pem => {
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=kvs-edge local CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+    return { cert: readFileSync(join(dir, 'ca.pem'), 'utf8'), key: readFileSync(join(dir, 'ca.key'), 'utf8') };
+  });
+  return {
+    ca,
+    server: issueServer(ca, ['localhost'], ['127.0.0.1', '::1']),
+    issueServer: (dnsNames: string[], ips: string[] = []): Pem => issueServer(ca, dnsNames, ips),
+    issueClient: (commonName: string): Pem =>
+      inTempDir((d) => issue(d, ca, 'client', `/CN=${commonName.replace(/[/=]/g, '_')}`, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n')),
+  };
 }
