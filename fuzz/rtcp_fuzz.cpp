@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "rtcp.h"
 #include "rtp.h"
 #include "twcc.h"
 

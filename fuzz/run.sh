@@ -17,7 +17,7 @@ declare -A SRC=(
   [annexb_parser_fuzz]="fuzz/annexb_parser_fuzz.cpp cpp/media/annexb_parser.cpp cpp/media/annexb.cpp"
   [sei_fuzz]="fuzz/sei_fuzz.cpp cpp/media/h264_sei.cpp cpp/media/annexb.cpp"
   [sdp_fuzz]="fuzz/sdp_fuzz.cpp cpp/rtc/sdp.cpp"
-  [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp cpp/rtc/twcc.cpp"
+  [rtcp_fuzz]="fuzz/rtcp_fuzz.cpp cpp/rtc/rtp.cpp cpp/rtc/rtcp.cpp cpp/rtc/twcc.cpp"
   [h264_packetizer_fuzz]="fuzz/h264_packetizer_fuzz.cpp cpp/rtc/h264_packetizer.cpp cpp/media/annexb.cpp"
   [ogg_fuzz]="fuzz/ogg_fuzz.cpp cpp/media/ogg.cpp -lopus"
 )

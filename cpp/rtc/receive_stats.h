@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "rtp.h"
+#include "rtcp.h"
 
 namespace kvs::rtc {
 

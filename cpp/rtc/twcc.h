@@ -10,7 +10,7 @@
 #include <map>
 #include <vector>
 
-#include "rtp.h"
+#include "rtcp.h"
 
 namespace kvs::rtc {
 

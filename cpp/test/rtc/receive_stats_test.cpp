@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "receive_stats.h"
+#include "rtcp.h"
 #include "rtp.h"
 
 namespace kvs::rtc {

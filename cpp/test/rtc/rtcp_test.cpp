@@ -1,6 +1,7 @@
 // RTCP parsing (RFC 3550, RFC 4585, RFC 5104, REMB) and RFC 7983 demultiplexing.
 #include <gtest/gtest.h>
 
+#include "rtcp.h"
 #include "rtp.h"
 
 using namespace kvs::rtc;

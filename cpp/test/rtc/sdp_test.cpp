@@ -1,21 +1,12 @@
 // SDP parser/writer and H.264 choice, on offers captured from real stacks (cpp/test/rtc/offers).
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "offers.h"
 #include "sdp.h"
 
 using namespace kvs::rtc;
 
 namespace {
-
-std::string read_offer(const std::string& name) {
-  std::ifstream in(std::string(KVS_OFFERS_DIR) + "/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 const MediaSection* first_of_kind(const SessionDescription& s, const std::string& kind) {
   for (auto& m : s.media)

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "rtcp.h"
 #include "rtp.h"
 #include "srtp_session.h"
 

@@ -3,6 +3,7 @@
 // sender's estimate / receiver's feedback (twcc.h).
 #include <gtest/gtest.h>
 
+#include "rtcp.h"
 #include "rtp.h"
 #include "twcc.h"
 
