@@ -8,7 +8,8 @@
 # unhandled rejection is a failure: the input is saved as build/fuzz-ts/<target>/crash-*.
 # Exit status: 0 when every target ran all its inputs and found nothing; 77 when clang/libFuzzer
 # is missing (SKIP); 1 otherwise. FUZZ_TS_OUT moves build/fuzz-ts; FUZZ_TS_TIMEOUT_MS sets the
-# per-input timeout (default 10000). The `canary` target (not in the default list) has planted
+# per-input timeout (default 10000); FUZZ_TS_MAX_SECONDS bounds each target's run (libFuzzer's
+# -max_total_time: a run it cuts short has not run its inputs, so it fails). The `canary` target (not in the default list) has planted
 # faults that the smoke test expects to be found.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,8 @@ TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
 OUT=${FUZZ_TS_OUT:-build/fuzz-ts}
 TIMEOUT_MS=${FUZZ_TS_TIMEOUT_MS:-10000}
+MAX_TIME=()
+[ -n "${FUZZ_TS_MAX_SECONDS:-}" ] && MAX_TIME=(-max_total_time="$FUZZ_TS_MAX_SECONDS")
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock" # one run at a time per checkout: bundles, corpora and logs are shared
 flock -w 900 9 || { echo "another fuzz/ts/run.sh holds $OUT/.lock"; exit 1; }
@@ -49,7 +52,7 @@ for t in "${TARGETS[@]}"; do
   # shellcheck disable=SC2086
   if (cd "$dir" && env -u NODE_OPTIONS NODE_PATH="$ROOT/node_modules" node --enable-source-maps "$ROOT/node_modules/@jazzer.js/core/dist/cli.js" "$t.fuzz.cjs" corpus \
     -i "$t.fuzz.cjs" ${SYNC[$t]} --timeout="$TIMEOUT_MS" -- \
-    -runs="$RUNS" -seed=1 -max_len=8192 -rss_limit_mb=2048 -print_final_stats=1) >"$dir/fuzz.log" 2>&1; then
+    -runs="$RUNS" -seed=1 -max_len=8192 -rss_limit_mb=2048 -print_final_stats=1 "${MAX_TIME[@]}") >"$dir/fuzz.log" 2>&1; then
     end=$(date +%s.%N)
     # A run that ends early without a finding (the process left its loop) is a failure too.
     done_line=$(grep -aE '^Done [0-9]+ runs' "$dir/fuzz.log" | tail -n 1 || true)

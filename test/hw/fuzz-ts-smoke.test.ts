@@ -20,9 +20,11 @@ function run(args: string[], env: Record<string, string> = {}, out = OUT): { sta
   const r = spawnSync('bash', [join(root, 'fuzz', 'ts', 'run.sh'), ...args], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 300_000,
+    // Each target's run is bounded by FUZZ_TS_MAX_SECONDS, well inside this timeout, so that
+    // no fuzzer process outlives a killed run.sh.
+    timeout: 1_500_000,
     killSignal: 'SIGKILL',
-    env: { ...process.env, FUZZ_TS_OUT: out, ...env },
+    env: { ...process.env, FUZZ_TS_OUT: out, FUZZ_TS_MAX_SECONDS: '240', ...env },
   });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
