@@ -2,7 +2,7 @@
 # Builds (or reuses) a Debian sysroot for cross-compiling: the packages of a list extracted with
 # mmdebstrap --variant=extract (nothing configured, nothing run), absolute symlinks made relative
 # so they resolve inside the sysroot. Cached outside the checkout, keyed by suite, architecture and
-# the package list (plus this script), so a changed list makes a new one.
+# the package list, so a changed list makes a new one.
 #   scripts/cross/sysroot.sh [SUITE] [ARCH] [PACKAGE-LIST]   -> prints the sysroot's path
 # KVS_EDGE_CACHE: the cache folder (default /var/cache/kvs-edge when writable, else ~/.cache/kvs-edge).
 set -euo pipefail
@@ -13,8 +13,12 @@ list="${3:-$here/sysroot-packages.txt}"
 source "$here/cache-dir.sh"
 
 mapfile -t pkgs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$list" | tr -s ' \t' '\n' | sed '/^$/d')
-key="$(printf '%s\n' "$suite" "$arch" "${pkgs[@]}" | cat - "$0" | sha256sum | cut -c1-16)"
+# Bump "sysroot-1" when the way it is made changes.
+key="$(printf '%s\n' sysroot-1 "$suite" "$arch" "${pkgs[@]}" | sha256sum | cut -c1-16)"
 root="$KVS_EDGE_CACHE/sysroot-$suite-$arch-$key"
+# One maker at a time (several checkouts may share the cache); the others then find it made.
+exec 9>"$root.lock"
+flock 9
 if [ -f "$root/.complete" ]; then
   echo "$root"
   exit 0

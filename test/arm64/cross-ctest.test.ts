@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elfMachine, root, runScript } from './run-script.js';
 
+// Longer than the suite's --timeout=600 per file: a cold cross build on a loaded 2-core machine takes minutes.
+t.setTimeout(1_800_000);
+
 const build = await runScript(['scripts/cross/build.sh', 'arm64', 'bookworm'], 900_000);
 t.comment(`cross build: ${build.seconds.toFixed(0)} s`);
 if (build.code !== 0) t.comment(build.stdout + build.stderr.slice(-4000));
