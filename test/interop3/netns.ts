@@ -104,6 +104,18 @@ export function createNetnsPair(prefix = 'kvs3'): NetnsPair {
       run('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
       run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
+    // The veths' IPv6 link-local addresses stay tentative for about a second (duplicate address
+    // detection). A peer that gathers then binds to an address that vanishes or is not usable yet:
+    // werift's ICE then fails on the first connection in a new pair. Wait, bounded, until both settle.
+    const deadline = Date.now() + 5_000;
+    for (const [ns, ifname] of [
+      [engineNs, engineIf],
+      [viewerNs, viewerIf],
+    ] as const) {
+      while (/tentative/.test(run('ip', ['-n', ns, '-6', 'addr', 'show', 'dev', ifname])) && Date.now() < deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    }
   } catch (e) {
     pair.remove();
     throw e;

@@ -11,6 +11,20 @@ const { PeerConnection, Video, Audio, RtcpReceivingSession } = nodeDataChannel;
 
 let seq = 0;
 
+/** An SDP without its a=candidate lines, and those candidates with the mid of their section. */
+function splitCandidates(sdp: string): { rest: string; candidates: { candidate: string; mid: string }[] } {
+  const candidates: { candidate: string; mid: string }[] = [];
+  let mid = '0';
+  const kept = sdp.split(/\r?\n/).filter((line) => {
+    const m = /^a=mid:(.*)$/.exec(line);
+    if (m) mid = m[1]!;
+    if (!line.startsWith('a=candidate:')) return true;
+    candidates.push({ candidate: line.slice(2), mid });
+    return false;
+  });
+  return { rest: kept.join('\r\n'), candidates };
+}
+
 export class DataChannelViewer extends RtpViewer implements Viewer {
   readonly kind = 'datachannel' as const;
   private readonly pc: NdcPeerConnection;
@@ -19,6 +33,8 @@ export class DataChannelViewer extends RtpViewer implements Viewer {
   private dc?: DataChannel;
   private closed = false;
   private localDescription?: Promise<string>;
+  private offerCandidatesSent: Promise<void> = Promise.resolve();
+  private markOfferCandidatesSent = (): void => {};
   /** RTP-looking packets that were not H.264 of the negotiated type (for diagnosis). */
   nonMediaMessages = 0;
 
@@ -30,7 +46,8 @@ export class DataChannelViewer extends RtpViewer implements Viewer {
       this.emitCandidate(init);
     });
     this.pc.onGatheringStateChange((s) => {
-      if (s === 'complete') this.emitCandidate({ candidate: '', sdpMid: null, sdpMLineIndex: null });
+      // After the offer's own candidates, which createOffer sends as trickled ones.
+      if (s === 'complete') void this.offerCandidatesSent.then(() => this.emitCandidate({ candidate: '', sdpMid: null, sdpMLineIndex: null }));
     });
     this.pc.onStateChange((s) => this.emitState(s));
   }
@@ -70,14 +87,31 @@ export class DataChannelViewer extends RtpViewer implements Viewer {
     this.localDescription = new Promise((resolve) => {
       this.pc.onLocalDescription((sdp) => resolve(sdp));
     });
+    this.offerCandidatesSent = new Promise((resolve) => (this.markOfferCandidatesSent = resolve));
     this.pc.setLocalDescription('offer');
     const local = this.pc.localDescription();
-    return local ? local.sdp : await this.localDescription;
+    const sdp = local ? local.sdp : await this.localDescription;
+    // libjuice gathers host candidates at once, so they sit in the offer. Sent as trickled ones
+    // instead, so that connectToEngine hands them to the engine only after this viewer holds the
+    // answer (see setAnswer for the race this avoids).
+    const { rest, candidates } = splitCandidates(sdp);
+    setImmediate(() => {
+      for (const c of candidates) this.emitCandidate({ candidate: c.candidate, sdpMid: c.mid, sdpMLineIndex: this.mLineIndexOf(c.mid) });
+      this.markOfferCandidatesSent();
+    });
+    return rest;
   }
 
   async setAnswer(sdp: string): Promise<void> {
     this.counter.setPayloadType(h264PayloadType(sdp));
-    this.pc.setRemoteDescription(sdp, 'answer');
+    // The answer's candidates are added after the description, as if trickled. Given inside the
+    // answer, libdatachannel can connect ICE and start DTLS while it is still inside
+    // setRemoteDescription, before it has stored the answer's fingerprint: it then refuses the
+    // engine's certificate ("unknown ca") and tears down ICE ("Got a remote candidate without ICE
+    // transport"). A race inside that peer (seen on Node 24 with the engine's 5 ms check pacing).
+    const { rest, candidates } = splitCandidates(sdp);
+    this.pc.setRemoteDescription(rest, 'answer');
+    for (const c of candidates) this.pc.addRemoteCandidate(c.candidate, c.mid);
   }
 
   async addCandidate(c: IceCandidateInit): Promise<void> {

@@ -120,10 +120,14 @@ export async function connectToEngine(
   conn.offer = await viewer.createOffer();
   if (opts.editOffer) conn.offer = opts.editOffer(conn.offer);
   conn.answer = await pc.setRemoteOffer(conn.offer);
-  answered = true;
-  for (const c of early.splice(0)) toEngine(c);
+  // The viewer's candidates reach the engine once the viewer holds the answer, as they would
+  // from a viewer that trickles after its description settles. Otherwise the engine's checks
+  // (paced at 5 ms) can complete ICE the moment libdatachannel learns the answer's credentials,
+  // and its DTLS starts before it has stored the answer's fingerprint (see DataChannelViewer).
   await viewer.setAnswer(conn.answer);
   remoteApplied = true;
+  answered = true;
+  for (const c of early.splice(0)) toEngine(c);
   for (const c of engineEarly.splice(0)) toViewer(c);
   return conn;
 }
