@@ -7,52 +7,14 @@
 // says which ran ("HW ACCEL ..."). A guest that never boots is one failure with the script's
 // reason, not every guest assertion failing behind it.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { root, runScript } from '../support/run-script.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'scripts', 'qemu', 'run-v4l2-test.sh');
 const VM_TIMEOUT_S = 200; // qemu itself (inside the script, killed by `timeout`)
 const HARD_TIMEOUT_MS = 420_000; // the whole script: build + boot; the process group is killed
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  killed: boolean;
-}
-
-function runScript(): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', [script], {
-      cwd: root,
-      detached: true, // own process group, so the kill below reaches qemu too
-      env: { ...process.env, KVS_QEMU_TIMEOUT: String(VM_TIMEOUT_S) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      killed = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, HARD_TIMEOUT_MS);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, killed });
-    });
-  });
-}
-
-const run = await runScript();
+const run = await runScript([script], HARD_TIMEOUT_MS, { KVS_QEMU_TIMEOUT: String(VM_TIMEOUT_S) });
 const skip = /^SKIP: (.*)$/m.exec(run.stdout);
 
 if (run.code === 77 && skip) {
